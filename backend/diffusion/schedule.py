@@ -1,0 +1,117 @@
+"""`scaled_linear` betas and the official timestep respacing (spec §4.1-4.2).
+
+Arrays stay float64 numpy, as in the official code; a coefficient is indexed in float64 and
+only then cast to float32 (`coef`), which is what makes the golden numbers reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def scaled_linear_betas(steps: int) -> np.ndarray:
+    """beta_i = (sqrt(0.00085) + (sqrt(0.012) - sqrt(0.00085)) * i/(steps-1))^2, float64."""
+    return np.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=np.float64) ** 2
+
+
+def space_timesteps(num_timesteps: int, section_counts: str) -> list[int]:
+    """Timesteps kept by a respacing string like "15,15,8,6,6" or "ddim50", ascending.
+
+    The sections split [0, num_timesteps) evenly; inside a section of size S with c steps the
+    offsets are an accumulated float stride (S-1)/(c-1) rounded half-to-even, as the official
+    code does (accumulation, not multiplication, decides the rounding).
+    """
+    if section_counts.startswith("ddim"):
+        wanted = int(section_counts[len("ddim"):])
+        for stride in range(1, num_timesteps):
+            if len(range(0, num_timesteps, stride)) == wanted:
+                return list(range(0, num_timesteps, stride))
+        raise ValueError(f"cannot make exactly {wanted} evenly strided steps")
+    counts = [int(x) for x in section_counts.split(",")]
+    size_per, extra = divmod(num_timesteps, len(counts))
+    start, steps = 0, []
+    for i, count in enumerate(counts):
+        size = size_per + (1 if i < extra else 0)
+        if size < count:
+            raise ValueError(f"cannot divide a section of {size} steps into {count}")
+        stride = 1 if count <= 1 else (size - 1) / (count - 1)
+        cur = 0.0
+        for _ in range(count):
+            steps.append(start + round(cur))
+            cur += stride
+        start += size
+    return sorted(set(steps))
+
+
+@dataclass
+class Schedule:
+    """The respaced ("SpacedDiffusion") schedule the sampler walks."""
+
+    timesteps: np.ndarray  # original-scale timestep of each spaced index, ascending (int64)
+    betas: np.ndarray
+    alphas_cumprod: np.ndarray
+    alphas_cumprod_prev: np.ndarray
+    alphas_cumprod_next: np.ndarray
+
+    @classmethod
+    def create(cls, respace: str = "15,15,8,6,6", steps: int = 1000,
+               beta_scheduler: str = "scaled_linear") -> Schedule:
+        if beta_scheduler != "scaled_linear":
+            raise ValueError(f"beta schedule {beta_scheduler!r} is not supported "
+                             "(the released model uses 'scaled_linear')")
+        base = np.cumprod(1.0 - scaled_linear_betas(steps), axis=0)
+        use = space_timesteps(steps, respace)
+        last, betas = 1.0, []
+        for t in use:
+            betas.append(1 - base[t] / last)
+            last = base[t]
+        betas_arr = np.array(betas, dtype=np.float64)
+        ac = np.cumprod(1.0 - betas_arr, axis=0)
+        return cls(
+            timesteps=np.array(use, dtype=np.int64),
+            betas=betas_arr,
+            alphas_cumprod=ac,
+            alphas_cumprod_prev=np.append(1.0, ac[:-1]),
+            alphas_cumprod_next=np.append(ac[1:], 0.0),
+        )
+
+    def __len__(self) -> int:
+        return len(self.timesteps)
+
+    # Derived float64 arrays, named as in the official code.
+    @property
+    def sqrt_recip_alphas_cumprod(self) -> np.ndarray:
+        return np.sqrt(1.0 / self.alphas_cumprod)
+
+    @property
+    def sqrt_recipm1_alphas_cumprod(self) -> np.ndarray:
+        return np.sqrt(1.0 / self.alphas_cumprod - 1)
+
+    @property
+    def sqrt_alphas_cumprod(self) -> np.ndarray:
+        return np.sqrt(self.alphas_cumprod)
+
+    @property
+    def sqrt_one_minus_alphas_cumprod(self) -> np.ndarray:
+        return np.sqrt(1.0 - self.alphas_cumprod)
+
+    @property
+    def posterior_variance(self) -> np.ndarray:
+        return self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+
+    @property
+    def posterior_mean_coef1(self) -> np.ndarray:
+        return self.betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
+
+    @property
+    def posterior_mean_coef2(self) -> np.ndarray:
+        return ((1.0 - self.alphas_cumprod_prev) * np.sqrt(1.0 - self.betas)
+                / (1.0 - self.alphas_cumprod))
+
+
+def coef(arr: np.ndarray, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """arr[k] indexed in float64, then cast to a float32 scalar tensor."""
+    return torch.tensor(arr[k], dtype=torch.float64).to(device=device, dtype=torch.float32)

@@ -1,0 +1,1 @@
+"""Part VAEs, the denoiser and safe checkpoint loading (spec §2-3)."""

@@ -1,0 +1,187 @@
+"""The latent diffusion denoiser `ReGestureTransformer` (spec §3), official parameter names.
+
+`forward` returns the raw x0 predictions of both guidance branches stacked as (2B, 43, D):
+rows [:B] see the conditions, rows [B:] are the null branch. Mixing them is the sampler's
+job (`backend.diffusion.guidance`).
+
+Speed: `prepare()` turns the conditions of one window into a `WindowConditions` that holds
+the cross-attention context matrices (they never depend on the latent or the timestep), and
+`StyleTable` holds every StylizationBlock scale/shift for a fixed list of timesteps (they
+depend only on the timestep). Without them the forward recomputes both on every call, as
+the official code does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import DenoiserConfig
+from .denoiser_blocks import CONDITIONS, DenoiserLayer
+from .gesture_rep import GestureRepEncoder, canvas_length, token_mask
+from .vae import VaeConfig
+from .vae_layers import sine_table
+
+
+def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: int = 10000) -> torch.Tensor:
+    """Sinusoidal embedding of the original-scale timesteps, cos half first (spec §3.4)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period)
+                      * torch.arange(start=0, end=half, dtype=torch.float32) / half)
+    args = timesteps[:, None].float() * freqs[None].to(timesteps.device)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def query_mask(batch: int, tokens: int, device: torch.device | None = None) -> torch.Tensor:
+    """Cross-attention query mask as the released model was trained (spec §3.10, §11 #3).
+
+    Zeros at (T-3)//4 * (1, 2, 3) = 10, 20, 30 although the separators are 10, 21, 32:
+    reproduced on purpose because the weights were trained with it.
+    """
+    length = canvas_length(tokens)
+    mask = torch.ones(batch, length, device=device)
+    step = (length - 3) // 4
+    mask[:, [step, 2 * step, 3 * step]] = 0
+    return mask
+
+
+class _Table(nn.Module):
+    """Holds a `pe` tensor (buffer or parameter) under the official key."""
+
+    def __init__(self, pe: torch.Tensor, learned: bool) -> None:
+        super().__init__()
+        if learned:
+            self.pe = nn.Parameter(pe)
+        else:
+            self.register_buffer("pe", pe, persistent=True)
+
+
+@dataclass
+class WindowConditions:
+    """Everything about one window's conditions that the denoiser needs at every step."""
+
+    xf: dict[str, torch.Tensor]  # encoded conditions, doubled (2B, N, D)
+    cond_type: torch.Tensor  # (2B, 1, 1): 1 conditional, 0 null
+    src_mask: torch.Tensor  # (2B, 43, 1)
+    query_mask: torch.Tensor  # (2B, 43)
+    contexts: list[dict[str, torch.Tensor]] | None = None  # per layer, per condition
+
+    @property
+    def batch(self) -> int:
+        return self.cond_type.shape[0] // 2
+
+
+class StyleTable:
+    """StylizationBlock scale/shift of every layer for a fixed set of timesteps."""
+
+    def __init__(self, model: RagGestureDenoiser, timesteps: list[int]) -> None:
+        device = next(model.parameters()).device
+        self.index = {int(t): i for i, t in enumerate(timesteps)}
+        t = torch.tensor(list(timesteps), dtype=torch.long, device=device)
+        emb = model.embed_time(t)
+        self.emb = emb
+        self.styles = [[blk.style(emb) for blk in layer.stylization_blocks()]
+                       for layer in model.temporal_decoder_blocks]
+
+    def lookup(self, timesteps: torch.Tensor) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
+        """Rows for a (B,) timestep tensor, doubled for both guidance branches."""
+        idx = torch.tensor([self.index[int(t)] for t in timesteps.tolist()],
+                           device=self.emb.device)
+        idx2 = torch.cat([idx, idx])
+        return self.emb[idx], [[s[idx2] for s in layer] for layer in self.styles]
+
+
+class RagGestureDenoiser(nn.Module):
+    """`ReGestureTransformer` with its `gesture_rep_encoder` (the four VAEs)."""
+
+    def __init__(self, cfg: DenoiserConfig, vae_cfgs: dict[str, VaeConfig]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.latent_dim
+        self.tokens = cfg.max_seq_len // cfg.frame_chunk_size
+        self.sequence_embedding = _Table(sine_table(self.tokens, d), learned=False)
+        self.global_positional_embedding = _Table(
+            torch.zeros(canvas_length(self.tokens), 1, d), learned=True)
+        self.gesture_rep_encoder = GestureRepEncoder(vae_cfgs)
+        if self.gesture_rep_encoder.latent_dim != d or self.gesture_rep_encoder.tokens != \
+                self.tokens:
+            raise ValueError(
+                f"the VAE yamls give latent_dim {self.gesture_rep_encoder.latent_dim} and "
+                f"{self.gesture_rep_encoder.tokens} tokens per window, but the denoiser config "
+                f"expects {d} and {self.tokens}")
+        self.text_pre_proj = nn.Linear(cfg.text_dim, d)
+        self.audio_pre_proj = nn.Linear(cfg.audio_dim, d)
+        self.speaker_embedding = nn.Embedding(cfg.num_speakers, d)
+        self.joint_embed = nn.Linear(d, d)
+        self.time_embed = nn.Sequential(nn.Linear(d, cfg.time_embed_dim), nn.SiLU(),
+                                        nn.Linear(cfg.time_embed_dim, cfg.time_embed_dim))
+        self.temporal_decoder_blocks = nn.ModuleList(
+            DenoiserLayer(d, cfg.time_embed_dim, cfg.num_heads, cfg.ff_size, cfg.dropout)
+            for _ in range(cfg.num_layers))
+        self.out = nn.Linear(d, d)
+
+    # ----- conditions -------------------------------------------------------------------
+    def encode_conditions(self, text: torch.Tensor, audio: torch.Tensor,
+                          speaker_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B,150,768) BERT words, (B,499,768) wav2vec2, (B,150) speaker ids -> xf_* (B,N,D)."""
+        return {
+            "xf_text": self.text_pre_proj(text),
+            "xf_audio": self.audio_pre_proj(audio),
+            "xf_spk": self.speaker_embedding(speaker_ids),
+        }
+
+    def prepare(self, xf: dict[str, torch.Tensor], motion_mask: torch.Tensor | None = None,
+                qmask: torch.Tensor | None = None, cache: bool = True) -> WindowConditions:
+        """Double the conditions for the two guidance branches and, with `cache`, compute the
+        cross-attention contexts once."""
+        b = xf["xf_text"].shape[0]
+        device = xf["xf_text"].device
+        if motion_mask is None:
+            motion_mask = token_mask(b, self.tokens, device)
+        if qmask is None:
+            qmask = query_mask(b, self.tokens, device)
+        cond_type = torch.cat([torch.ones(b), torch.zeros(b)]).view(2 * b, 1, 1).to(device)
+        win = WindowConditions(
+            xf={k: xf[k].repeat(2, 1, 1) for k in CONDITIONS},
+            cond_type=cond_type,
+            src_mask=motion_mask.repeat(2, 1)[..., None],
+            query_mask=qmask.repeat(2, 1),
+        )
+        if cache:
+            win.contexts = [
+                {n: layer.ca_blocks[n].context(win.xf[n], cond_type) for n in CONDITIONS}
+                for layer in self.temporal_decoder_blocks
+            ]
+        return win
+
+    # ----- forward ----------------------------------------------------------------------
+    def embed_time(self, timesteps: torch.Tensor) -> torch.Tensor:
+        return self.time_embed(timestep_embedding(timesteps, self.cfg.latent_dim))
+
+    def embed_latent(self, x: torch.Tensor) -> torch.Tensor:
+        """joint_embed + per-part sinusoid positions (zero at separators) + global table."""
+        d = x.shape[-1]
+        seq = self.sequence_embedding.pe.permute(1, 0, 2)  # (1, 10, D)
+        zero = torch.zeros(1, 1, d, dtype=x.dtype, device=x.device)
+        part_pe = torch.cat([seq, zero, seq, zero, seq, zero, seq], dim=1)
+        h = self.joint_embed(x) + part_pe
+        return h + self.global_positional_embedding.pe[: x.shape[1]].permute(1, 0, 2)
+
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor, win: WindowConditions,
+                styles: StyleTable | None = None) -> torch.Tensor:
+        """x (B,43,D) at original-scale `timesteps` (B,) -> raw x0 of both branches (2B,43,D)."""
+        if styles is not None:
+            emb, layer_styles = styles.lookup(timesteps)
+            emb2 = None
+        else:
+            emb = self.embed_time(timesteps)
+            emb2, layer_styles = emb.repeat(2, 1), None
+        h = self.embed_latent(x).repeat(2, 1, 1)
+        for i, layer in enumerate(self.temporal_decoder_blocks):
+            h = layer(h, emb2, win.src_mask, win.xf, win.cond_type, win.query_mask,
+                      styles=None if layer_styles is None else layer_styles[i],
+                      contexts=None if win.contexts is None else win.contexts[i])
+        return self.out(h)

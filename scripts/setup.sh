@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Create (if missing) the project virtualenv in <repo>/.venv and install the backend into it.
+#
+#   bash scripts/setup.sh
+#
+# Environment:
+#   PYTHON           interpreter used to create .venv (default: python3.11, else python3 if it is 3.11)
+#   TORCH_SPEC       torch requirement installed first (default: torch==2.13.0)
+#   TORCH_INDEX_URL  optional package index for torch, e.g. for an NVIDIA GPU:
+#                      TORCH_SPEC=torch==2.13.0 TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 \
+#                        bash scripts/setup.sh
+#
+# Safe to run again: an existing .venv is reused and satisfied requirements are left alone.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"
+VPY="$VENV/bin/python"
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+TORCH_INDEX_URL="${TORCH_INDEX_URL:-}"
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+is_py311() {
+    [[ "$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "3.11" ]]
+}
+
+find_python() {
+    if [[ -n "${PYTHON:-}" ]]; then
+        is_py311 "$PYTHON" || die "PYTHON=$PYTHON is not a Python 3.11 interpreter."
+        printf '%s\n' "$PYTHON"
+        return
+    fi
+    local cand
+    for cand in python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1 && is_py311 "$cand"; then
+            command -v "$cand"
+            return
+        fi
+    done
+    die "Python 3.11 is required (the bpy wheel and this project support 3.11 only), but neither \
+'python3.11' nor 'python3' is Python 3.11. Install Python 3.11 or set PYTHON=/path/to/python3.11."
+}
+
+if [[ -x "$VPY" ]]; then
+    is_py311 "$VPY" || die "$VENV exists but is not a Python 3.11 environment; remove it and run again."
+    say "using existing virtualenv $VENV"
+else
+    [[ -e "$VENV" ]] && die "$VENV exists but has no bin/python; remove it and run again."
+    PY="$(find_python)"
+    say "creating virtualenv $VENV with $PY"
+    "$PY" -m venv "$VENV"
+fi
+
+# torch first, pinned, so that resolving the other requirements never pulls a different build.
+if [[ -n "$TORCH_INDEX_URL" ]]; then
+    say "installing $TORCH_SPEC from $TORCH_INDEX_URL"
+    "$VPY" -m pip install -q "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
+else
+    say "installing $TORCH_SPEC"
+    "$VPY" -m pip install -q "$TORCH_SPEC"
+fi
+
+say "installing rag-gesture-blender (editable) with test extras"
+"$VPY" -m pip install -q -e ".[test]"
+
+"$VPY" - <<'PY'
+import torch
+
+print(f"[setup] torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")
+PY
+say "done: $VENV/bin/rag-gesture is ready"
