@@ -75,16 +75,30 @@ class WindowConditions:
 
 
 class StyleTable:
-    """StylizationBlock scale/shift of every layer for a fixed set of timesteps."""
+    """Time embedding and every StylizationBlock scale/shift for a fixed list of timesteps.
 
-    def __init__(self, model: RagGestureDenoiser, timesteps: list[int]) -> None:
+    Rows are computed with the batch shapes the official forward uses (time MLP on B rows,
+    stylization on the doubled 2B rows) because matrix kernels round differently for very
+    small row counts; that keeps the cached path bit-identical to the uncached one. A table
+    depends only on the weights, the timesteps and B, so it is reused across windows.
+    """
+
+    def __init__(self, model: RagGestureDenoiser, timesteps: list[int], batch: int) -> None:
         device = next(model.parameters()).device
+        self.batch = batch
         self.index = {int(t): i for i, t in enumerate(timesteps)}
-        t = torch.tensor(list(timesteps), dtype=torch.long, device=device)
-        emb = model.embed_time(t)
-        self.emb = emb
-        self.styles = [[blk.style(emb) for blk in layer.stylization_blocks()]
-                       for layer in model.temporal_decoder_blocks]
+        embs, styles = [], []
+        for t in timesteps:
+            emb = model.embed_time(torch.full((batch,), int(t), dtype=torch.long,
+                                              device=device))
+            emb2 = emb.repeat(2, 1)
+            embs.append(emb[:1])
+            styles.append([[blk.style(emb2)[:1] for blk in layer.stylization_blocks()]
+                           for layer in model.temporal_decoder_blocks])
+        self.emb = torch.cat(embs)
+        n_blocks = len(styles[0][0])
+        self.styles = [[torch.cat([styles[i][li][bi] for i in range(len(timesteps))])
+                        for bi in range(n_blocks)] for li in range(len(styles[0]))]
 
     def lookup(self, timesteps: torch.Tensor) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
         """Rows for a (B,) timestep tensor, doubled for both guidance branches."""

@@ -60,7 +60,8 @@ def _to_6d(aa: torch.Tensor) -> torch.Tensor:
 
 def _to_aa(d6: torch.Tensor) -> torch.Tensor:
     b, t, c = d6.shape
-    return rotation_6d_to_axis_angle(d6.reshape(b, t, c // 6, 6), reference=True).reshape(b, t, c // 2)
+    aa = rotation_6d_to_axis_angle(d6.reshape(b, t, c // 6, 6), reference=True)
+    return aa.reshape(b, t, c // 2)
 
 
 class GestureRepEncoder(nn.Module):
