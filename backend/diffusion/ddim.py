@@ -16,7 +16,7 @@ from .schedule import Schedule, coef
 
 Denoise = Callable[[torch.Tensor, int], torch.Tensor]
 NoiseFn = Callable[[int, torch.Tensor], torch.Tensor]
-StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
+StepCallback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 class Cancelled(RuntimeError):
@@ -89,7 +89,7 @@ def ddim_sample(denoise: Denoise, x_t: torch.Tensor, s: Schedule,
                 should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
     """Run k = K-1 ... 0 from x_t; returns the final clean latent.
 
-    `on_step(k, x_in, x0)` sees the (replaced) input and the x0 prediction of each step;
+    `on_step(k, x_in, x0, x_out)` sees each step's (replaced) input, x0 prediction and result;
     `should_stop()` is checked between steps and raises `Cancelled`.
     """
     x = x_t
@@ -101,9 +101,10 @@ def ddim_sample(denoise: Denoise, x_t: torch.Tensor, s: Schedule,
             if not (rep.skip_first and k == last):
                 x = rep.apply(x, k, s)
         x0 = denoise(x, k)
+        x_out = ddim_step(x, x0, k, s)
         if on_step is not None:
-            on_step(k, x, x0)
-        x = ddim_step(x, x0, k, s)
+            on_step(k, x, x0, x_out)
+        x = x_out
     return x
 
 

@@ -99,15 +99,21 @@ class GestureRepEncoder(nn.Module):
         }
 
     def encode(self, m: PartMotion, sample: bool = True,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Motion window -> latent canvas (B, 43, D); RNG drawn upper, hands, face, lowertrans."""
+               generator: torch.Generator | None = None,
+               noise: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Motion window -> latent canvas (B, 43, D).
+
+        Draws happen in the official order upper, hands, face, lowertrans; `noise` (per part)
+        replaces the draws, `sample=False` uses the means.
+        """
         feats = self.vae_inputs(m)
         b = m.upper.shape[0]
         canvas = torch.zeros(b, canvas_length(self.tokens), self.latent_dim,
                              dtype=m.upper.dtype, device=m.upper.device)
         for part, rows in canvas_slices(self.tokens).items():
-            canvas[:, rows] = self.vae(part).encode(feats[part], sample=sample,
-                                                    generator=generator)
+            canvas[:, rows] = self.vae(part).encode(
+                feats[part], sample=sample, generator=generator,
+                noise=None if noise is None else noise[part])
         return canvas
 
     def decode(self, z: torch.Tensor) -> PartMotion:

@@ -128,16 +128,18 @@ class PartVAE(nn.Module):
         return mu, F.softplus(logvar) + 1e-8
 
     def encode(self, x: torch.Tensor, sample: bool = True,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
         """(B, N, nfeats) -> latents (B, N/15, D).
 
-        `sample=True` is the official behaviour (a reparameterised draw even in eval mode);
-        `sample=False` returns the mean, which editing needs so unchanged motion re-encodes
-        to the same latent every time.
+        `sample=True` is the official behaviour (a reparameterised draw even in eval mode,
+        eps ~ N(0, I) from `generator`, or `noise` if given); `sample=False` returns the mean,
+        which editing needs so that unchanged motion re-encodes to the same latent.
         """
         mu, scale = self.encode_dist(x)
         if sample:
-            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+            eps = noise.reshape(mu.shape) if noise is not None else torch.randn(
+                mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
             z = mu + eps * scale
         else:
             z = mu

@@ -1,0 +1,38 @@
+"""Shared fixtures: the golden tensors and the small official-layout model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from parity_layout import build_official_layout, parity_dir
+
+
+@pytest.fixture(scope="session")
+def parity_path():
+    return parity_dir()
+
+
+@pytest.fixture(scope="session")
+def golden(parity_path):
+    return torch.load(parity_path / "fixtures.pt", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def golden_meta(parity_path):
+    return json.loads((parity_path / "fixtures.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def official_checkpoint(parity_path, tmp_path_factory):
+    return build_official_layout(parity_path, tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def small(official_checkpoint):
+    """The small model loaded through the same loader as the released weights."""
+    from backend.model.loading import load_official
+
+    torch.set_num_threads(1)  # the fixtures were recorded single-threaded
+    return load_official(official_checkpoint)
