@@ -1,0 +1,90 @@
+"""The shipped config `.py` is read with `ast`, never executed."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.model.config import UNKNOWN, ConfigError, ModelConfig, read_config_py
+
+OFFICIAL_STYLE = """
+_base_ = ['../_base_/datasets/beatx_len150_15fps.py']
+import os
+latent_dim = 512
+ff_size = latent_dim * 2
+num_heads = 16
+dropout = 0
+max_seq_len = 150
+frame_chunk_size = 15
+input_feats = 189
+vae_root = 'experiments/vae/'
+model = dict(
+    type='MotionDiffusion',
+    model=dict(
+        type='ReGestureTransformer',
+        input_feats=input_feats,
+        max_seq_len=max_seq_len,
+        frame_chunk_size=frame_chunk_size,
+        latent_dim=latent_dim,
+        time_embed_dim=2048,
+        num_layers=8,
+        sa_block_cfg=dict(type='EfficientSelfAttention', latent_dim=latent_dim,
+                          num_heads=num_heads, dropout=dropout),
+        ffn_cfg=dict(latent_dim=latent_dim, ffn_dim=ff_size, dropout=dropout),
+        vae_cfg=dict(upper_cfg=vae_root + 'u/u.yaml', lowertrans_cfg=vae_root + 'l/l.yaml',
+                     face_cfg=vae_root + 'f/f.yaml', hands_cfg=vae_root + 'h/h.yaml'),
+        text_encoder=dict(pretrained_model=None, latent_dim=768),
+        audio_encoder=dict(pretrained_model=None, latent_dim=768),
+        speaker_embedding=dict(num_speakers=25),
+        scale_func_cfg=dict(coarse_scale=6.5, both_coef=0.52351, text_coef=-0.28419,
+                            retr_coef=2.39872),
+        per_joint_scale=dict(upper=1.5, hands=2.0, face=1.0, lowertransl=0.5),
+        sneaky=os.getcwd(),
+    ),
+    diffusion_test=dict(beta_scheduler='scaled_linear', diffusion_steps=1000,
+                        model_mean_type='start_x', model_var_type='fixed_large',
+                        respace='15,15,8,6,6', num_inference_timesteps=50),
+)
+"""
+
+
+def test_reads_official_style_config(tmp_path):
+    path = tmp_path / "basegesture_len150_beat.py"
+    path.write_text(OFFICIAL_STYLE)
+    cfg = ModelConfig.from_file(path)
+    assert cfg.denoiser.latent_dim == 512
+    assert cfg.denoiser.ff_size == 1024
+    assert cfg.denoiser.num_heads == 16
+    assert cfg.guidance.per_joint_scale == {"upper": 1.5, "hands": 2.0, "face": 1.0,
+                                            "lowertransl": 0.5}
+    assert cfg.guidance.text_coef == -0.28419
+    assert cfg.diffusion.respace == "15,15,8,6,6"
+    assert cfg.vae_yamls["hands"] == "experiments/vae/h/h.yaml"
+    env = read_config_py(path)
+    assert env["model"]["model"]["sneaky"] is UNKNOWN  # calls are never evaluated
+
+
+def test_code_in_config_is_not_executed(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.py"
+    path.write_text(f"__import__('pathlib').Path({str(marker)!r}).touch()\n"
+                    f"x = __import__('pathlib').Path({str(marker)!r}).touch()\n"
+                    "model = dict(model=dict())\n")
+    env = read_config_py(path)
+    assert env["x"] is UNKNOWN
+    assert not marker.exists()
+
+
+def test_missing_values_are_named(tmp_path):
+    path = tmp_path / "cfg.py"
+    vae = ", ".join(f"{p}_cfg='{p}.yaml'" for p in ("upper", "lowertrans", "face", "hands"))
+    path.write_text(f"model = dict(model=dict(latent_dim=64, vae_cfg=dict({vae})), "
+                    "diffusion_test=dict())\n")
+    with pytest.raises(ConfigError, match="time_embed_dim"):
+        ModelConfig.from_file(path)
+
+
+def test_syntax_error_is_reported(tmp_path):
+    path = tmp_path / "cfg.py"
+    path.write_text("model = dict(\n")
+    with pytest.raises(ConfigError, match="line"):
+        read_config_py(path)
