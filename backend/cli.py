@@ -1,0 +1,120 @@
+"""`rag-gesture` command line. For now: `doctor`, which checks the setup and the weights."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import sys
+import warnings
+from collections.abc import Sequence
+
+from . import __version__
+
+
+def _version(module: str) -> str | None:
+    try:
+        return getattr(importlib.import_module(module), "__version__", "installed")
+    except Exception:
+        return None
+
+
+def pick_device(choice: str = "auto") -> tuple[str, str]:
+    """(device, sentence): CUDA when asked or available, else CPU, saying why."""
+    import torch
+
+    if choice == "cpu":
+        return "cpu", "CPU (as requested)"
+    if torch.cuda.is_available():
+        return "cuda", f"CUDA: {torch.cuda.get_device_name(0)}"
+    if choice == "cuda":
+        return "cpu", "CPU: CUDA was requested but this torch build sees no CUDA GPU"
+    return "cpu", "CPU (no CUDA GPU visible to torch)"
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Print what is installed and load the weights; exit 1 if something is missing."""
+    problems = 0
+    print(f"rag-gesture {__version__} on Python {platform.python_version()} "
+          f"({platform.system()} {platform.machine()})")
+    for module, why in (("torch", "model"), ("numpy", "arrays"),
+                        ("transformers", "speech features"), ("smplx", "body model"),
+                        ("soundfile", "audio files"), ("yaml", "VAE configs"),
+                        ("huggingface_hub", "downloads")):
+        v = _version(module)
+        print(f"  {module:16s} {v or 'MISSING'}  ({why})")
+        if v is None:
+            problems += 1
+            print(f"    -> install it: .venv/bin/pip install {module}")
+    if _version("torch") is None:
+        return 1
+    import torch
+
+    device, sentence = pick_device(args.device)
+    print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")
+
+    from .model.checkpoint import CheckpointError
+    from .model.config import ConfigError
+    from .model.loading import load_official
+    from .weights import locate, missing_weights_message
+
+    if args.checkpoint:
+        from pathlib import Path
+
+        ckpt, root = Path(args.checkpoint), None
+    else:
+        found = locate(args.weights)
+        if found is None:
+            print(missing_weights_message(args.weights))
+            return 1
+        ckpt, root = found.checkpoint, found.root
+    print(f"weights: {ckpt}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = load_official(ckpt, root=root, device=device)
+    except (CheckpointError, ConfigError, OSError) as exc:
+        print(f"  cannot load: {exc}")
+        return 1
+    cfg = loaded.config
+    print(f"  config: {loaded.config_path}")
+    for part, path in loaded.vae_yamls.items():
+        vcfg = loaded.model.gesture_rep_encoder.vae(part).cfg
+        src = loaded.vae_checkpoints[part]
+        print(f"  {part:10s} VAE: {vcfg.decoder_arch}, {vcfg.position_embedding} positions, "
+              f"{vcfg.vae_dist}, {vcfg.num_layers} layers x {vcfg.num_heads} heads; yaml "
+              f"{path.name}; weights {src.name if src else 'from the diffusion checkpoint'}")
+    counts = loaded.parameter_counts()
+    total = sum(counts.values())
+    print(f"  parameters: {total:,} (denoiser {counts['denoiser']:,})")
+    pjs = cfg.guidance.per_joint_scale
+    given = "" if cfg.guidance.per_joint_scale_given else " (not in the config: defaulted)"
+    print(f"  per_joint_scale: {pjs}{given}")
+    print(f"  sampler: {cfg.diffusion.beta_scheduler}, respace {cfg.diffusion.respace} "
+          f"({cfg.diffusion.num_inference_timesteps} DDIM steps)")
+    for note in loaded.notes:
+        print(f"  note: {note}")
+    print(f"  loaded in {loaded.seconds:.1f} s")
+    print("all good" if not problems else f"{problems} problem(s) found")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rag-gesture", description="RAG-Gesture backend tools")
+    ap.add_argument("--version", action="version", version=f"rag-gesture {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("doctor", help="check the installation and load the weights")
+    d.add_argument("--weights", help="folder that contains experiments/ (official layout)")
+    d.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
+    d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    d.set_defaults(func=doctor)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
