@@ -37,6 +37,7 @@ def test_schedule(small, golden, schedule):
         assert np.array_equal(getattr(schedule, name), golden[f"sched/spaced/{name}"].numpy()), \
             name
     assert golden["ddim/orig_t"].tolist() == schedule.timesteps[::-1].tolist()
+    assert golden["ddim/spaced_t"].tolist() == list(range(len(schedule) - 1, -1, -1))
 
 
 def test_respacing_matches_spec_list():
@@ -97,6 +98,11 @@ def _inversion(small, golden, schedule, cache):
 def test_inversion(small, golden, schedule, cache):
     latents = _inversion(small, golden, schedule, cache)
     assert_close(torch.stack(latents), golden["inv/latents"], "inverted latents", relative=True)
+    den = _denoiser(small, schedule, golden["inv/retr_text"], golden["inv/retr_audio"],
+                    golden["inv/retr_spkid"], cache)
+    with torch.no_grad():
+        preds = [den(x, k) for k, x in enumerate([golden["inv/x0"], *latents[:-1]])]
+    assert_close(torch.stack(preds), golden["inv/pred_xstart"], "inversion x0", relative=True)
 
 
 def _ranges(golden_meta) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -140,11 +146,12 @@ def test_insertion_by_replacement(small, golden, golden_meta, schedule, cache):
     b = start.shape[0]
     den = _denoiser(small, schedule, golden["inputs/text"][:b], golden["inputs/audio"][:b],
                     golden["inputs/speaker_ids"][:b], cache)
-    x_in, preds = [], []
+    x_in, preds, outs = [], [], []
 
     def record(k, x, x0, x_out):
         x_in.append(x)
         preds.append(x0)
+        outs.append(x_out)
 
     with torch.no_grad():
         final = ddim_sample(den, start, schedule, replacements=[rep], on_step=record)
@@ -156,6 +163,7 @@ def test_insertion_by_replacement(small, golden, golden_meta, schedule, cache):
     keep = ~rows[..., None]
     assert_close(torch.stack(x_in)[:, keep.expand_as(start)],
                  ref_in[:, keep.expand_as(start)], "x outside inserted rows", relative=True)
+    assert_close(torch.stack(outs), golden["ins/step_sample"], "insertion steps", relative=True)
     assert_close(final, golden["ins/final_latent"], "insertion final latent", relative=True)
     assert_close(out.upper, golden["ins/pred_upper"], "insertion upper")
     assert_close(out.hands, golden["ins/pred_hands"], "insertion hands")

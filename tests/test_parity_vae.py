@@ -6,7 +6,7 @@ import pytest
 import torch
 from parity_support import assert_close
 
-from backend.model.gesture_rep import PartMotion, token_mask
+from backend.model.gesture_rep import PartMotion, token_mask_from_frames
 from backend.model.vae import PartVAE, VaeConfig
 
 PARTS = ("upper", "lowertrans", "face", "hands")
@@ -77,9 +77,13 @@ def test_canvas_encode(small, golden):
     with torch.no_grad():
         latent = gre.encode(motion, noise=noise)
     assert_close(latent, golden["gre_encode/latent"], "canvas latent")
-    frame_mask = golden["gre_encode/in/motion_mask"]
-    assert torch.equal(frame_mask, torch.ones_like(frame_mask))  # full windows only
-    assert_close(token_mask(latent.shape[0], gre.tokens), golden["gre_encode/mask"], "mask")
+    assert_close(token_mask_from_frames(golden["gre_encode/in/motion_mask"], 15),
+                 golden["gre_encode/mask"], "mask")
+    with torch.no_grad():
+        for part in PARTS:
+            mu, _ = gre.vae(part).encode_dist(feats[part])
+            assert_close(mu.reshape(latent.shape[0], gre.tokens, -1),
+                         golden[f"gre_encode/mu/{part}"], f"mu {part}")
 
 
 def test_canvas_decode(small, golden):

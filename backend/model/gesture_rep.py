@@ -40,6 +40,13 @@ def token_mask(batch: int, tokens: int, device: torch.device | None = None) -> t
     return mask
 
 
+def token_mask_from_frames(frame_mask: torch.Tensor, chunk: int) -> torch.Tensor:
+    """(B, T) frame validity -> (B, 43) token mask: every `chunk`-th frame, 0 at separators."""
+    m = frame_mask[:, ::chunk]
+    zero = torch.zeros_like(m[:, :1])
+    return torch.cat([m, zero, m, zero, m, zero, m], dim=1)
+
+
 @dataclass
 class PartMotion:
     """One window of motion in the per-part layout the VAEs consume (batch-first, axis-angle)."""
