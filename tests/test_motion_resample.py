@@ -47,8 +47,9 @@ def test_upsample_constant_motion_stays_constant():
 def test_upsample_endpoints_equal_input_endpoints():
     poses, expr, trans = _random_inputs(2, 6)
     p, e, tr = upsample_15_to_30(poses, expr, trans)
-    assert torch.allclose(p[:, 0], poses[:, 0], atol=1e-5)
-    assert torch.allclose(p[:, -1], poses[:, -1], atol=1e-5)
+    # The official matrix->axis-angle conversion (kept for parity) is accurate to ~3e-4 rad.
+    assert torch.allclose(p[:, 0], poses[:, 0], atol=1e-3)
+    assert torch.allclose(p[:, -1], poses[:, -1], atol=1e-3)
     assert torch.equal(e[:, 0], expr[:, 0]) and torch.equal(e[:, -1], expr[:, -1])
     assert torch.equal(tr[:, 0], trans[:, 0]) and torch.equal(tr[:, -1], trans[:, -1])
 
@@ -65,13 +66,25 @@ def test_upsample_half_pixel_weights_in_6d():
         5: (2, 3, 0.75),
     }.items():
         want = rot.rotation_6d_to_matrix(wi * d6[:, i] + (1 - wi) * d6[:, j])
-        assert torch.allclose(got[:, out_idx], want, atol=1e-5), out_idx
+        assert torch.allclose(got[:, out_idx], want, atol=1e-3), out_idx
         assert torch.allclose(e[:, out_idx], wi * expr[:, i] + (1 - wi) * expr[:, j], atol=1e-6)
         assert torch.allclose(tr[:, out_idx], wi * trans[:, i] + (1 - wi) * trans[:, j], atol=1e-6)
     # the 6D blend is not a slerp: it differs from the geodesic midpoint in general
     q = rot.matrix_to_quaternion(_mats(poses))
     slerp = rot.quaternion_to_matrix(rot.quaternion_slerp(q[:, 0], q[:, 1], torch.tensor(0.25)))
     assert not torch.allclose(got[:, 1], slerp, atol=1e-5)
+
+
+def test_upsample_uses_the_official_conversion_bit_for_bit():
+    poses, expr, trans = _random_inputs(2, 6)
+    p, _, _ = upsample_15_to_30(poses, expr, trans)
+    d6 = rot.axis_angle_to_6d(poses.reshape(2, 6, 55, 3)).reshape(2, 6, -1)
+    d6_up = torch.nn.functional.interpolate(d6.permute(0, 2, 1), scale_factor=2, mode="linear",
+                                            align_corners=False).permute(0, 2, 1)
+    want = rot.rotation_6d_to_axis_angle(d6_up.reshape(2, 12, 55, 6), reference=True)
+    assert torch.equal(p, want.reshape(2, 12, 165))
+    robust = rot.rotation_6d_to_axis_angle(d6_up.reshape(2, 12, 55, 6))
+    assert not torch.equal(p, robust.reshape(2, 12, 165))
 
 
 def test_upsample_keeps_zero_eyes_exactly_zero():
