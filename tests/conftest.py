@@ -36,3 +36,31 @@ def small(official_checkpoint):
 
     torch.set_num_threads(1)  # the fixtures were recorded single-threaded
     return load_official(official_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec_dir(tmp_path_factory):
+    from speech_models import make_wav2vec
+
+    return make_wav2vec(tmp_path_factory.mktemp("wav2vec2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    from speech_models import make_bert
+
+    return make_bert(tmp_path_factory.mktemp("bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tiny_bert_dir):
+    from backend.speech.bert import BertWords
+
+    return BertWords(tiny_bert_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec(tiny_wav2vec_dir):
+    from backend.speech.wav2vec import Wav2VecModel
+
+    return Wav2VecModel(tiny_wav2vec_dir)

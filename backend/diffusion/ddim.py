@@ -12,15 +12,12 @@ from dataclasses import dataclass
 
 import torch
 
+from ..progress import check
 from .schedule import Schedule, coef
 
 Denoise = Callable[[torch.Tensor, int], torch.Tensor]
 NoiseFn = Callable[[int, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
-
-
-class Cancelled(RuntimeError):
-    """Raised between steps when the caller asked to stop."""
 
 
 def predict_eps(x: torch.Tensor, x0: torch.Tensor, k: int, s: Schedule) -> torch.Tensor:
@@ -95,8 +92,7 @@ def ddim_sample(denoise: Denoise, x_t: torch.Tensor, s: Schedule,
     x = x_t
     last = len(s) - 1
     for k in range(last, -1, -1):
-        if should_stop is not None and should_stop():
-            raise Cancelled("sampling was cancelled")
+        check(should_stop, "sampling")
         for rep in replacements:
             if not (rep.skip_first and k == last):
                 x = rep.apply(x, k, s)
@@ -116,8 +112,7 @@ def ddim_invert(denoise: Denoise, x0: torch.Tensor, s: Schedule,
     """
     x, out = x0, []
     for k in range(len(s)):
-        if should_stop is not None and should_stop():
-            raise Cancelled("inversion was cancelled")
+        check(should_stop, "inversion")
         x = ddim_invert_step(x, denoise(x, k), k, s)
         out.append(x)
     return out

@@ -1,0 +1,215 @@
+"""Recording + words -> per-window RAG-Gesture conditions, word timings and prominence.
+
+Recipe, in order:
+1. cut the 16 kHz audio into the pipeline's 10-s windows (backend.windows);
+2. one wav2vec2 pass per window gives the audio condition (499 x 768) and CTC emissions;
+3. words without timings are force-aligned on the stitched emissions (inside each phrase
+   when phrases are timed); with no transcript at all the CTC head transcribes greedily;
+4. per window: frame-aligned BERT word features (150 x 768) and the token matrix;
+5. per-word prominence from the audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import windows as W
+from ..progress import ProgressFn, StopFn, check
+from .alignment import MISMATCH_THRESHOLD, align_words, alignment_quality
+from .audio import AudioClip, AudioError
+from .bert import BertWords, WindowText
+from .prominence import word_prominence
+from .wav2vec import FRAME_SAMPLES, Wav2VecModel
+from .words import Transcript, Word
+
+FRAME_SECONDS = FRAME_SAMPLES / W.AUDIO_RATE
+FRAMES_PER_STRIDE = W.STRIDE * W.AUDIO_RATE // W.FPS // FRAME_SAMPLES  # 450
+# Viterbi back-pointers are frames x labels bytes; above this, ask for timed phrases.
+MAX_ALIGNMENT_CELLS = 400_000_000
+PAD_NOISE_STD = 1e-6  # padding of the last window, as the official code (tiny noise)
+
+
+class SpeechError(ValueError):
+    """The speech cannot be turned into conditions; one sentence for the user."""
+
+
+@dataclass
+class WindowSpeech:
+    index: int
+    start_frame: int  # at 15 fps
+    audio: np.ndarray  # (499, D) wav2vec2 last_hidden_state
+    text: WindowText
+    prominence: list[tuple[str, float, float, float]]  # times relative to the window
+
+    @property
+    def start_seconds(self) -> float:
+        return self.start_frame / W.FPS
+
+
+@dataclass
+class SpeechFeatures:
+    windows: list[WindowSpeech]
+    words: list[Word]  # absolute timings
+    duration: float
+    num_frames: int  # motion frames at 15 fps covering the audio
+    timing_source: str  # "transcript", "aligned", "aligned in phrases" or "transcribed"
+    alignment_quality: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def audio_array(self) -> np.ndarray:
+        return np.stack([w.audio for w in self.windows])
+
+    def text_array(self) -> np.ndarray:
+        return np.stack([w.text.frames for w in self.windows])
+
+
+def window_audio(clip: AudioClip, starts: list[int], seed: int = 0) -> list[np.ndarray]:
+    """160,000 samples per window; the tail of the last one padded with tiny noise."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in starts:
+        a, b = W.audio_span(s)
+        piece = clip.samples[a:b]
+        if len(piece) < b - a:
+            pad = rng.normal(0.0, PAD_NOISE_STD, b - a - len(piece)).astype(np.float32)
+            piece = np.concatenate([piece, pad])
+        out.append(piece.astype(np.float32, copy=False))
+    return out
+
+
+def stitch_emissions(log_probs: np.ndarray, total_frames: int) -> np.ndarray:
+    """Per-window CTC log-probs (W, 499, V) -> one (total_frames, V) track.
+
+    Window k starts at emission frame 450k; each window owns the frames up to the middle of
+    its overlap with the next one, where its context is best.
+    """
+    n_win, per_win, vocab = log_probs.shape
+    out = np.empty((total_frames, vocab), dtype=np.float32)
+    half = (per_win - FRAMES_PER_STRIDE) // 2
+    for k in range(n_win):
+        begin = 0 if k == 0 else k * FRAMES_PER_STRIDE + half
+        end = total_frames if k == n_win - 1 else (k + 1) * FRAMES_PER_STRIDE + half
+        end = min(end, total_frames, k * FRAMES_PER_STRIDE + per_win)
+        if end > begin:
+            local = slice(begin - k * FRAMES_PER_STRIDE, end - k * FRAMES_PER_STRIDE)
+            out[begin:end] = log_probs[k, local]
+    return out
+
+
+def greedy_transcribe(emissions: np.ndarray, vocab: dict[str, int], blank: int,
+                      delimiter: str = "|") -> list[Word]:
+    """Best-path CTC decoding into timed words (used when no transcript is given)."""
+    inv = {i: t for t, i in vocab.items()}
+    best = emissions.argmax(axis=1)
+    words: list[Word] = []
+    chars: list[str] = []
+    start = None
+    conf: list[float] = []
+    prev = blank
+
+    def close(end_frame: int) -> None:
+        nonlocal chars, start, conf
+        if chars and start is not None:
+            words.append(Word("".join(chars).lower(), start * FRAME_SECONDS,
+                              end_frame * FRAME_SECONDS, float(np.mean(conf))))
+        chars, start, conf = [], None, []
+
+    for t, label in enumerate(best):
+        label = int(label)
+        if label != prev and label != blank:
+            tok = inv.get(label, "")
+            if tok == delimiter:
+                close(t)
+            elif len(tok) == 1:
+                if start is None:
+                    start = t
+                chars.append(tok)
+                conf.append(float(np.exp(emissions[t, label])))
+        prev = label
+    close(len(best))
+    return words
+
+
+class SpeechFrontEnd:
+    """Holds the two pretrained models; `analyse` runs the recipe above."""
+
+    def __init__(self, wav2vec: Wav2VecModel, bert: BertWords) -> None:
+        self.wav2vec = wav2vec
+        self.bert = bert
+
+    def _align(self, emissions: np.ndarray, transcript: Transcript,
+               warnings: list[str]) -> tuple[list[Word], str, float | None]:
+        vocab, blank, delim = self.wav2vec.vocab, self.wav2vec.blank, self.wav2vec.delimiter
+        if transcript.word_timed:
+            return [Word(w.text, w.start, w.end, w.confidence) for w in transcript.words], \
+                "transcript", None
+        timed_phrases = all(p.start is not None and p.end is not None
+                            for p in transcript.phrases)
+        spans = ([(p.words, p.start, p.end) for p in transcript.phrases] if timed_phrases
+                 else [(transcript.words, 0.0, len(emissions) * FRAME_SECONDS)])
+        words: list[Word] = []
+        for phrase_words, start, end in spans:
+            a = max(0, int((start - 0.2) / FRAME_SECONDS))
+            b = min(len(emissions), int(np.ceil((end + 0.2) / FRAME_SECONDS)))
+            texts = [w.text for w in phrase_words]
+            if (b - a) * (2 * sum(len(t) for t in texts) + 1) > MAX_ALIGNMENT_CELLS:
+                raise SpeechError(
+                    f"the transcript is too long to align in one piece ({len(texts)} words "
+                    f"over {(b - a) * FRAME_SECONDS:.0f} s); give it phrase timings (SRT, "
+                    "TextGrid or timed text strips)")
+            timings = align_words(emissions[a:b], texts, vocab, frame_seconds=FRAME_SECONDS,
+                                  offset=a * FRAME_SECONDS, blank=blank, delimiter=delim)
+            words += [Word(t.text, t.start, t.end, t.confidence) for t in timings]
+        quality = alignment_quality(words)
+        return words, "aligned in phrases" if timed_phrases else "aligned", quality
+
+    def analyse(self, clip: AudioClip, transcript: Transcript | None = None,
+                progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                allow_mismatch: bool = False) -> SpeechFeatures:
+        def report(stage: str, fraction: float) -> None:
+            if progress is not None:
+                progress(stage, fraction)
+
+        if clip.duration <= 0:
+            raise AudioError(f"{clip.source} contains no audio samples")
+        if clip.is_silent:
+            raise AudioError(f"{clip.source} is silent (level below -80 dBFS); there is no "
+                             "speech to gesture to")
+        warnings = list(clip.warnings)
+        num_frames = W.frames_for_duration(clip.duration)
+        starts = W.window_starts(num_frames)
+        report("audio features", 0.0)
+        acoustics = self.wav2vec.run(
+            window_audio(clip, starts), should_stop,
+            lambda done: report("audio features", done / len(starts)))
+        total = int(np.ceil(len(clip.samples) / FRAME_SAMPLES))
+        emissions = stitch_emissions(acoustics.log_probs, total)
+        check(should_stop, "speech analysis")
+        report("word timing", 0.0)
+        if transcript is None or not transcript.words:
+            words = greedy_transcribe(emissions, self.wav2vec.vocab, self.wav2vec.blank,
+                                      self.wav2vec.delimiter)
+            source, quality = "transcribed", None
+            warnings.append("no transcript given: words were transcribed from the audio")
+        else:
+            words, source, quality = self._align(emissions, transcript, warnings)
+            if quality is not None and quality < MISMATCH_THRESHOLD:
+                msg = (f"the transcript does not seem to match the audio (alignment confidence "
+                       f"{quality:.2f}, expected at least {MISMATCH_THRESHOLD:.2f})")
+                if not allow_mismatch:
+                    raise SpeechError(msg + "; check that the text belongs to this recording")
+                warnings.append(msg)
+        report("word features", 0.0)
+        prom = word_prominence(clip.samples, clip.sample_rate, words)
+        out: list[WindowSpeech] = []
+        for i, s in enumerate(starts):
+            check(should_stop, "speech analysis")
+            t0 = s / W.FPS
+            text = self.bert.window(words, t0, W.WINDOW_SECONDS, W.WINDOW)
+            rel = [(w, a - t0, b - t0, p) for (w, a, b, p) in prom
+                   if a >= t0 and b <= t0 + W.WINDOW_SECONDS]
+            out.append(WindowSpeech(i, s, acoustics.features[i], text, rel))
+            report("word features", (i + 1) / len(starts))
+        return SpeechFeatures(out, words, clip.duration, num_frames, source, quality, warnings)

@@ -1,0 +1,34 @@
+"""Loading the two pretrained speech models through `transformers.from_pretrained`.
+
+A name like `bert-base-cased` resolves in the Hugging Face cache; a folder path loads that
+folder. Downloads happen only when the caller allows them; otherwise a missing model is one
+sentence naming the command that fetches it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+BERT_NAME = "bert-base-cased"
+WAV2VEC_NAME = "facebook/wav2vec2-base-960h"
+
+
+class ModelMissingError(RuntimeError):
+    """A pretrained model is not available locally (and downloading was not allowed)."""
+
+
+def from_pretrained(cls: Any, name_or_path: str | Path, allow_download: bool = False,
+                    **kwargs: Any) -> Any:
+    """`cls.from_pretrained` with local-only default and a readable error."""
+    local_dir = Path(name_or_path).expanduser()
+    is_dir = local_dir.is_dir()
+    try:
+        return cls.from_pretrained(str(local_dir) if is_dir else str(name_or_path),
+                                   local_files_only=is_dir or not allow_download, **kwargs)
+    except (OSError, ValueError) as exc:
+        where = f"the folder {local_dir}" if is_dir else f"the Hugging Face cache ({name_or_path})"
+        raise ModelMissingError(
+            f"{cls.__name__} could not be loaded from {where}; download it with "
+            f"`rag-gesture download` (or `hf download {name_or_path}`), or point the "
+            "settings at a local copy") from exc
