@@ -21,6 +21,9 @@ class ModelMissingError(RuntimeError):
 def from_pretrained(cls: Any, name_or_path: str | Path, allow_download: bool = False,
                     **kwargs: Any) -> Any:
     """`cls.from_pretrained` with local-only default and a readable error."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # bars on stdout/stderr would garble the worker protocol
     local_dir = Path(name_or_path).expanduser()
     is_dir = local_dir.is_dir()
     try:
