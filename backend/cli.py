@@ -19,19 +19,6 @@ def _version(module: str) -> str | None:
         return None
 
 
-def pick_device(choice: str = "auto") -> tuple[str, str]:
-    """(device, sentence): CUDA when asked or available, else CPU, saying why."""
-    import torch
-
-    if choice == "cpu":
-        return "cpu", "CPU (as requested)"
-    if torch.cuda.is_available():
-        return "cuda", f"CUDA: {torch.cuda.get_device_name(0)}"
-    if choice == "cuda":
-        return "cpu", "CPU: CUDA was requested but this torch build sees no CUDA GPU"
-    return "cpu", "CPU (no CUDA GPU visible to torch)"
-
-
 def doctor(args: argparse.Namespace) -> int:
     """Print what is installed and load the weights; exit 1 if something is missing."""
     problems = 0
@@ -49,6 +36,8 @@ def doctor(args: argparse.Namespace) -> int:
     if _version("torch") is None:
         return 1
     import torch
+
+    from .pipeline.engine import pick_device
 
     device, sentence = pick_device(args.device)
     print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")

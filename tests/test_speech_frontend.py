@@ -12,7 +12,6 @@ from speech_audio import speak
 from backend.progress import Cancelled
 from backend.speech.audio import AudioError, audio_from_array, load_audio
 from backend.speech.frontend import (
-    FRAMES_PER_STRIDE,
     SpeechError,
     SpeechFrontEnd,
     greedy_transcribe,
@@ -66,17 +65,17 @@ def test_stitch_emissions_ownership():
     for k in range(n_win):
         lp[k, :, 0] = k
         lp[k, :, 1] = np.arange(per)
-    total = 2 * FRAMES_PER_STRIDE + 300
-    out = stitch_emissions(lp, total)
+    starts = [0, 135, 225]  # the last window pulled back: 4 tokens of overlap
+    offsets = [0, 450, 750]
+    total = 750 + 420
+    out = stitch_emissions(lp, starts, total)
     owner = out[:, 0].astype(int)
-    half = (per - FRAMES_PER_STRIDE) // 2
-    assert (owner[: FRAMES_PER_STRIDE + half] == 0).all()
-    assert (owner[FRAMES_PER_STRIDE + half: 2 * FRAMES_PER_STRIDE + half] == 1).all()
-    assert (owner[2 * FRAMES_PER_STRIDE + half:] == 2).all()
-    # each frame comes from its own time position inside the owning window
-    for g in (0, 500, 920):
+    b1 = (450 + 499) // 2  # middle of the overlap of windows 0 and 1
+    b2 = (750 + 450 + 499) // 2
+    assert (owner[:b1] == 0).all() and (owner[b1:b2] == 1).all() and (owner[b2:] == 2).all()
+    for g in (0, 500, 900, 1100):  # each frame comes from its own time inside the owner
         k = owner[g]
-        assert out[g, 1] == g - k * FRAMES_PER_STRIDE
+        assert out[g, 1] == g - offsets[k]
 
 
 def test_greedy_transcription_of_constructed_emissions():

@@ -25,7 +25,7 @@ from .wav2vec import FRAME_SAMPLES, Wav2VecModel
 from .words import Transcript, Word
 
 FRAME_SECONDS = FRAME_SAMPLES / W.AUDIO_RATE
-FRAMES_PER_STRIDE = W.STRIDE * W.AUDIO_RATE // W.FPS // FRAME_SAMPLES  # 450
+EMISSIONS_PER_SECOND = W.AUDIO_RATE // FRAME_SAMPLES  # 50
 # Viterbi back-pointers are frames x labels bytes; above this, ask for timed phrases.
 MAX_ALIGNMENT_CELLS = 400_000_000
 PAD_NOISE_STD = 1e-6  # padding of the last window, as the official code (tiny noise)
@@ -79,22 +79,22 @@ def window_audio(clip: AudioClip, starts: list[int], seed: int = 0) -> list[np.n
     return out
 
 
-def stitch_emissions(log_probs: np.ndarray, total_frames: int) -> np.ndarray:
+def stitch_emissions(log_probs: np.ndarray, starts: list[int], total_frames: int) -> np.ndarray:
     """Per-window CTC log-probs (W, 499, V) -> one (total_frames, V) track.
 
-    Window k starts at emission frame 450k; each window owns the frames up to the middle of
-    its overlap with the next one, where its context is best.
+    Window k starts at emission frame start_k * 50 / 15; each window owns the frames from
+    the middle of its overlap with the previous window to the middle of its overlap with the
+    next one, where its context is best.
     """
     n_win, per_win, vocab = log_probs.shape
-    out = np.empty((total_frames, vocab), dtype=np.float32)
-    half = (per_win - FRAMES_PER_STRIDE) // 2
+    offsets = [s * EMISSIONS_PER_SECOND // W.FPS for s in starts]
+    out = np.zeros((total_frames, vocab), dtype=np.float32)
     for k in range(n_win):
-        begin = 0 if k == 0 else k * FRAMES_PER_STRIDE + half
-        end = total_frames if k == n_win - 1 else (k + 1) * FRAMES_PER_STRIDE + half
-        end = min(end, total_frames, k * FRAMES_PER_STRIDE + per_win)
+        begin = 0 if k == 0 else (offsets[k] + offsets[k - 1] + per_win) // 2
+        end = total_frames if k == n_win - 1 else (offsets[k + 1] + offsets[k] + per_win) // 2
+        end = min(end, total_frames, offsets[k] + per_win)
         if end > begin:
-            local = slice(begin - k * FRAMES_PER_STRIDE, end - k * FRAMES_PER_STRIDE)
-            out[begin:end] = log_probs[k, local]
+            out[begin:end] = log_probs[k, begin - offsets[k]:end - offsets[k]]
     return out
 
 
@@ -185,7 +185,7 @@ class SpeechFrontEnd:
             window_audio(clip, starts), should_stop,
             lambda done: report("audio features", done / len(starts)))
         total = int(np.ceil(len(clip.samples) / FRAME_SAMPLES))
-        emissions = stitch_emissions(acoustics.log_probs, total)
+        emissions = stitch_emissions(acoustics.log_probs, starts, total)
         check(should_stop, "speech analysis")
         report("word timing", 0.0)
         if transcript is None or not transcript.words:

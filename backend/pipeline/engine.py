@@ -1,0 +1,200 @@
+"""Speech features -> SMPL-X motion with the released model: the method's recipe, per window.
+
+For every 10-s window (backend.windows): encode the conditions once, draw the start noise,
+hold the tokens shared with the previous window to that window's result by replacement at
+every step (spec §6 / §5.10), run DDIM with the two-branch guidance, decode the four parts,
+and stitch. Several takes run as one batch. Output: 15 fps internally, 30 fps by the
+official up-sampling (spec §7), any other rate by resampling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..diffusion.ddim import Replacement, ddim_sample, gaussian_noise
+from ..diffusion.guidance import GuidedDenoiser
+from ..diffusion.schedule import Schedule
+from ..model.denoiser import StyleTable
+from ..model.gesture_rep import canvas_slices
+from ..model.loading import LoadedModel
+from ..motion.motion import Motion
+from ..motion.resample import upsample_15_to_30
+from ..progress import ProgressFn, StopFn
+from ..speech.frontend import SpeechFeatures
+from ..speech.speakers import DEFAULT_SPEAKER, resolve_speaker
+from ..windows import WINDOW, overlap_tokens
+from .assemble import Track, parts_to_track, stitch
+
+OFFICIAL_STEPS = 50
+
+
+def respace_for_steps(steps: int, official: str = "15,15,8,6,6") -> str:
+    """The official section layout scaled to `steps` DDIM steps (same shape, fewer steps)."""
+    sections = [int(x) for x in official.split(",")]
+    total = sum(sections)
+    if steps == total:
+        return official
+    if steps < len(sections):
+        raise ValueError(f"at least {len(sections)} DDIM steps are needed, got {steps}")
+    scaled = [max(1, round(c * steps / total)) for c in sections]
+    while sum(scaled) > steps:
+        scaled[scaled.index(max(scaled))] -= 1
+    while sum(scaled) < steps:
+        scaled[scaled.index(min(scaled))] += 1
+    return ",".join(str(c) for c in scaled)
+
+
+@dataclass
+class GenerateOptions:
+    speaker: str | int = DEFAULT_SPEAKER.index
+    seed: int = 0
+    takes: int = 1
+    steps: int = OFFICIAL_STEPS
+    fps: float = 30.0
+
+
+@dataclass
+class GenerationResult:
+    motions: list[Motion]  # one per take
+    info: dict = field(default_factory=dict)
+
+
+def pick_device(choice: str = "auto") -> tuple[str, str]:
+    """(device, sentence): CUDA when asked or available, else CPU, saying why."""
+    if choice == "cpu":
+        return "cpu", "CPU (as requested)"
+    if torch.cuda.is_available():
+        return "cuda", f"CUDA: {torch.cuda.get_device_name(0)}"
+    if choice == "cuda":
+        return "cpu", "CPU: CUDA was requested but this torch build sees no CUDA GPU"
+    return "cpu", "CPU (no CUDA GPU visible to torch)"
+
+
+def carried_rows(tokens: int, count: int) -> list[int]:
+    """Canvas rows of the first `count` tokens of every part."""
+    return [r for s in canvas_slices(tokens).values() for r in range(s.start, s.start + count)]
+
+
+class Engine:
+    """A loaded model plus the caches that make repeated requests fast."""
+
+    def __init__(self, loaded: LoadedModel, device: str = "cpu") -> None:
+        self.loaded = loaded
+        self.model = loaded.model.to(device)
+        self.device = device
+        self._styles: dict[tuple[str, int], StyleTable] = {}
+        self._schedules: dict[str, Schedule] = {}
+
+    # ----- shared pieces -----------------------------------------------------------------
+    def schedule(self, steps: int) -> Schedule:
+        d = self.loaded.config.diffusion
+        respace = d.respace if steps == d.num_inference_timesteps else respace_for_steps(
+            steps, d.respace)
+        if respace not in self._schedules:
+            self._schedules[respace] = Schedule.create(respace, d.diffusion_steps,
+                                                       d.beta_scheduler)
+        return self._schedules[respace]
+
+    def styles(self, schedule: Schedule, batch: int) -> StyleTable:
+        key = (",".join(map(str, schedule.timesteps)), batch)
+        if key not in self._styles:
+            with torch.inference_mode():
+                self._styles[key] = StyleTable(self.model, schedule.timesteps.tolist(), batch)
+        return self._styles[key]
+
+    def denoiser(self, text: np.ndarray, audio: np.ndarray, speaker: int, batch: int,
+                 schedule: Schedule) -> GuidedDenoiser:
+        dev = self.device
+        t = torch.from_numpy(np.ascontiguousarray(text, np.float32)).to(dev)[None]
+        a = torch.from_numpy(np.ascontiguousarray(audio, np.float32)).to(dev)[None]
+        spk = torch.full((batch, WINDOW), speaker, dtype=torch.long, device=dev)
+        xf = self.model.encode_conditions(t.expand(batch, -1, -1), a.expand(batch, -1, -1), spk)
+        win = self.model.prepare(xf, cache=True)
+        return GuidedDenoiser(self.model, self.loaded.config.guidance, schedule, win,
+                              self.styles(schedule, batch))
+
+    def to_motions(self, track: Track, duration: float, fps: float) -> list[Motion]:
+        """15-fps batch track -> one Motion per take at `fps` (30 fps by the official path)."""
+        b, n = track.poses.shape[:2]
+        poses, exp, trans = upsample_15_to_30(
+            torch.from_numpy(track.poses.reshape(b, n, -1).astype(np.float32)),
+            torch.from_numpy(track.expressions.astype(np.float32)),
+            torch.from_numpy(track.trans.astype(np.float32)))
+        keep = min(2 * n, max(1, int(np.ceil(round(duration * 30, 6)))))
+        out = []
+        for i in range(b):
+            m = Motion(poses=poses[i, :keep].reshape(keep, -1, 3).numpy(),
+                       trans=trans[i, :keep].numpy(), expressions=exp[i, :keep].numpy(),
+                       fps=30.0)
+            out.append(m if abs(fps - 30.0) < 1e-9 else m.resample(fps))
+        return out
+
+    # ----- generate ----------------------------------------------------------------------
+    def generate(self, speech: SpeechFeatures, opts: GenerateOptions | None = None,
+                 progress: ProgressFn | None = None,
+                 should_stop: StopFn | None = None) -> GenerationResult:
+        opts = opts or GenerateOptions()
+        if opts.takes < 1:
+            raise ValueError("takes must be at least 1")
+        speaker = resolve_speaker(opts.speaker)
+        schedule = self.schedule(opts.steps)
+        track = self.sample_windows(speech, range(len(speech.windows)), opts, schedule,
+                                    speaker.index, progress, should_stop)
+        track = track.slice(0, speech.num_frames)
+        motions = self.to_motions(track, speech.duration, opts.fps)
+        info = {"speaker": speaker.name, "speaker_index": speaker.index, "seed": opts.seed,
+                "takes": opts.takes, "steps": opts.steps,
+                "official_schedule": len(schedule) == OFFICIAL_STEPS,
+                "windows": len(speech.windows), "device": self.device,
+                "timing_source": speech.timing_source, "warnings": list(speech.warnings)}
+        return GenerationResult(motions, info)
+
+    def sample_windows(self, speech: SpeechFeatures, indices: Iterable[int],
+                       opts: GenerateOptions, schedule: Schedule, speaker: int,
+                       progress: ProgressFn | None, should_stop: StopFn | None,
+                       held: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
+                       ) -> Track:
+        """Sample the given consecutive windows; `held[k]` = (rows (B,43) bool, clean target)."""
+        indices = list(indices)
+        gen = torch.Generator(device=self.device).manual_seed(opts.seed)
+        noise = gaussian_noise(gen)
+        tokens = self.model.tokens
+        d = self.model.cfg.latent_dim
+        b = opts.takes
+        done: Track | None = None
+        prev_latent: torch.Tensor | None = None
+        starts = [w.start_frame for w in speech.windows]
+        first_start = starts[indices[0]]
+        for n, k in enumerate(indices):
+            win = speech.windows[k]
+
+            def step(kk: int, *_: object, n: int = n) -> None:
+                if progress is not None:
+                    progress("generating", (n + (len(schedule) - kk) / len(schedule))
+                             / len(indices))
+
+            with torch.inference_mode():
+                den = self.denoiser(win.text.frames, win.audio, speaker, b, schedule)
+                x_t = torch.randn((b, 4 * tokens + 3, d), generator=gen, device=self.device)
+                rows = torch.zeros(b, 4 * tokens + 3, dtype=torch.bool, device=self.device)
+                target = torch.zeros_like(x_t)
+                if held and k in held:
+                    rows |= held[k][0]
+                    target = torch.where(held[k][0][..., None], held[k][1], target)
+                if prev_latent is not None:
+                    shared = overlap_tokens(starts[indices[n - 1]], win.start_frame)
+                    carry = carried_rows(tokens, shared)
+                    src = [r + tokens - shared for r in carry]
+                    rows[:, carry] = True
+                    target[:, carry] = prev_latent[:, src]
+                reps = [Replacement(rows, target, noise)] if rows.any() else []
+                z = ddim_sample(den, x_t, schedule, reps, on_step=step, should_stop=should_stop)
+                prev_latent = z
+                new = parts_to_track(self.model.gesture_rep_encoder.decode(z))
+            done = stitch(done, new, win.start_frame - first_start)
+        assert done is not None
+        return done
