@@ -1,0 +1,316 @@
+"""Default skeleton, forward kinematics, the smplx wrapper and foot contacts (spec §1.4).
+
+The SMPL-X path is tested on a synthetic, full-size SMPL-X-format .npz whose J_regressor puts
+every rest joint exactly on the default skeleton, so `SmplxJoints` and `forward_kinematics`
+must agree; no licensed model data is needed.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from smplx_synthetic import write_synthetic_smplx
+
+from backend.motion import default_skeleton as ds
+from backend.motion import kinematics as kin
+from backend.motion.motion import Motion
+from backend.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+
+REST = ds.DEFAULT_REST_JOINTS
+V = 10475
+
+
+# ------------------------------------------------------------------------------ helpers
+def descendants(joint: int) -> set[int]:
+    out: set[int] = set()
+    for j in range(NUM_JOINTS):
+        k = j
+        while k > 0:
+            k = PARENTS[k]
+            if k == joint:
+                out.add(j)
+                break
+    return out
+
+
+def random_poses(n: int, scale: float = 0.6, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, scale, (n, NUM_JOINTS, 3))
+
+
+def one_sentence(msg: str) -> bool:
+    return "\n" not in msg and msg.endswith(".") and re.search(r"\.\s", msg[:-1]) is None
+
+
+@pytest.fixture(scope="session")
+def smplx_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("smplx_models")
+    (root / "smplx").mkdir()
+    write_synthetic_smplx(root / "smplx" / "SMPLX_NEUTRAL_2020.npz", 0.0)
+    write_synthetic_smplx(root / "shaped_model.npz", 0.01)
+    return root
+
+
+@pytest.fixture(scope="session")
+def flat_model(smplx_dir) -> Path:
+    return smplx_dir / "smplx" / "SMPLX_NEUTRAL_2020.npz"
+
+
+@pytest.fixture(scope="session")
+def smplx_joints(flat_model) -> kin.SmplxJoints:
+    return kin.SmplxJoints(flat_model, chunk_size=32)
+
+
+# ----------------------------------------------------------------------- default skeleton
+def test_default_skeleton_shapes_and_offsets():
+    assert REST.shape == (55, 3) and REST.dtype == np.float64
+    assert ds.DEFAULT_OFFSETS.shape == (55, 3) and ds.DEFAULT_OFFSETS.dtype == np.float64
+    assert np.all(np.isfinite(REST))
+    np.testing.assert_array_equal(REST[0], 0.0)  # documented: pelvis at the origin
+    np.testing.assert_array_equal(ds.DEFAULT_OFFSETS[0], REST[0])
+    for j in range(1, NUM_JOINTS):
+        np.testing.assert_allclose(ds.DEFAULT_OFFSETS[j], REST[j] - REST[PARENTS[j]])
+        assert np.linalg.norm(ds.DEFAULT_OFFSETS[j]) > 0.01, JOINT_NAMES[j]
+    assert not REST.flags.writeable and not ds.DEFAULT_OFFSETS.flags.writeable
+
+
+def test_default_skeleton_proportions():
+    assert 1.6 <= ds.STATURE <= 1.8
+    assert math.isclose(ds.STATURE, ds.HEAD_TOP_Y - ds.SOLE_Y)
+    assert ds.SOLE_Y < REST[:, 1].min() and REST[:, 1].max() < ds.HEAD_TOP_Y
+    assert 1.4 <= np.ptp(REST[:, 1]) <= 1.7  # joint centres span most of the stature
+    feet = [JOINT_NAMES.index("left_foot"), JOINT_NAMES.index("right_foot")]
+    others = [j for j in range(NUM_JOINTS) if j not in feet]
+    assert REST[feet, 1].max() < REST[others, 1].min()  # feet lowest
+    head, pelvis = JOINT_NAMES.index("head"), 0
+    assert REST[head, 1] > REST[JOINT_NAMES.index("neck"), 1] > REST[pelvis, 1]
+    for side in ("left", "right"):  # eyes and jaw in front of the head (+Z forward)
+        assert REST[JOINT_NAMES.index(f"{side}_eye_smplhf"), 2] > REST[head, 2]
+    assert REST[22, 2] > REST[head, 2] and REST[22, 1] < REST[head, 1]
+    # T-pose: the wrist is straight out from the shoulder along X
+    sh, wr = REST[JOINT_NAMES.index("left_shoulder")], REST[JOINT_NAMES.index("left_wrist")]
+    np.testing.assert_allclose((wr - sh)[1:], 0.0)
+    assert 0.45 <= (wr - sh)[0] <= 0.6
+    span = 2 * (REST[JOINT_NAMES.index("left_middle3"), 0] + 0.02)  # + distal phalanx
+    assert abs(span - ds.STATURE) < 0.1
+
+
+def test_default_skeleton_left_right_symmetry():
+    for j, name in enumerate(JOINT_NAMES):
+        if name.startswith("left_"):
+            assert REST[j, 0] > 0, name
+            mirror = JOINT_NAMES.index("right_" + name[5:])
+            np.testing.assert_allclose(REST[mirror], REST[j] * [-1, 1, 1], rtol=0, atol=1e-9)
+        elif not name.startswith("right_"):
+            assert REST[j, 0] == 0.0, name
+
+
+def test_default_skeleton_is_numpy_only():
+    tree = ast.parse(inspect.getsource(ds))
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported <= {"__future__", "numpy", "skeleton"}, imported
+
+
+def test_kinematics_does_not_import_smplx_eagerly():
+    tree = ast.parse(inspect.getsource(kin))
+    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    names = {a.name for n in top_level for a in n.names} | {
+        n.module for n in top_level if isinstance(n, ast.ImportFrom) and n.module
+    }
+    assert "smplx" not in names
+
+
+# ------------------------------------------------------------------- forward kinematics
+def test_fk_zero_pose_is_rest_plus_trans():
+    trans = np.array([[0.0, 0.0, 0.0], [0.3, -0.1, 2.0]])
+    out = kin.forward_kinematics(np.zeros((2, 55, 3)), trans)
+    assert out.shape == (2, 55, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out, REST[None] + trans[:, None], atol=1e-6)
+
+
+def test_fk_accepts_flat_poses_and_tensors():
+    poses = random_poses(3)
+    trans = np.zeros((3, 3))
+    ref = kin.forward_kinematics(poses, trans)
+    flat = kin.forward_kinematics(torch.from_numpy(poses.reshape(3, 165)), torch.zeros(3, 3))
+    np.testing.assert_array_equal(ref, flat)
+    with pytest.raises(ValueError, match="poses"):
+        kin.forward_kinematics(np.zeros((3, 54, 3)), trans)
+    with pytest.raises(ValueError, match="trans"):
+        kin.forward_kinematics(poses, np.zeros((2, 3)))
+
+
+def test_fk_pelvis_rotation_rotates_whole_body():
+    poses = np.zeros((1, 55, 3))
+    poses[0, 0] = [0.0, math.pi / 2, 0.0]
+    trans = np.array([[0.5, 0.2, -0.3]])
+    out = kin.forward_kinematics(poses, trans)[0]
+    rot_y90 = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    expected = (REST - REST[0]) @ rot_y90.T + REST[0] + trans[0]
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    # the left hand (+X) ends up behind the body (-Z) after a left turn about +Y
+    assert out[JOINT_NAMES.index("left_wrist"), 2] < trans[0, 2] - 0.5
+
+
+def test_fk_left_elbow_moves_only_forearm_and_hand():
+    elbow = JOINT_NAMES.index("left_elbow")
+    poses = np.zeros((1, 55, 3))
+    poses[0, elbow] = [0.0, 1.2, 0.0]
+    out = kin.forward_kinematics(poses, np.zeros((1, 3)))[0]
+    moved = set(np.flatnonzero(np.linalg.norm(out - REST, axis=1) > 1e-6).tolist())
+    expected = {JOINT_NAMES.index("left_wrist")} | set(range(25, 40))
+    assert moved == expected == descendants(elbow)
+    # the wrist stays a forearm's length from the elbow
+    wrist = JOINT_NAMES.index("left_wrist")
+    assert math.isclose(
+        np.linalg.norm(out[wrist] - out[elbow]),
+        np.linalg.norm(REST[wrist] - REST[elbow]),
+        abs_tol=1e-6,
+    )
+
+
+def test_fk_preserves_bone_lengths():
+    poses = random_poses(16, scale=1.5, seed=3)
+    trans = np.random.default_rng(4).normal(0, 1, (16, 3))
+    out = kin.forward_kinematics(poses, trans).astype(np.float64)
+    for j in range(1, NUM_JOINTS):
+        lengths = np.linalg.norm(out[:, j] - out[:, PARENTS[j]], axis=-1)
+        np.testing.assert_allclose(lengths, np.linalg.norm(ds.DEFAULT_OFFSETS[j]), atol=1e-6)
+    np.testing.assert_allclose(out[:, 0], REST[0] + trans, atol=1e-6)
+
+
+def test_fk_custom_rest_joints():
+    rest = REST * 1.1
+    out = kin.forward_kinematics(np.zeros((1, 55, 3)), np.zeros((1, 3)), rest)
+    np.testing.assert_allclose(out[0], rest, atol=1e-6)
+    with pytest.raises(ValueError, match="rest_joints"):
+        kin.forward_kinematics(np.zeros((1, 55, 3)), np.zeros((1, 3)), REST[:54])
+
+
+# --------------------------------------------------------------------------- SMPL-X path
+def test_smplx_matches_default_fk(smplx_joints):
+    poses = random_poses(40, scale=0.5, seed=5).astype(np.float32)
+    trans = np.random.default_rng(6).normal(0, 0.5, (40, 3)).astype(np.float32)
+    got = smplx_joints(poses, trans)
+    assert got.shape == (40, 55, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, kin.forward_kinematics(poses, trans), atol=1e-4)
+
+
+def test_smplx_chunking_matches_one_batch(smplx_joints, flat_model):
+    poses = random_poses(45, scale=0.5, seed=7)  # 45 = 32 + 13: the last chunk is padded
+    trans = np.random.default_rng(8).normal(0, 0.5, (45, 3))
+    whole = kin.SmplxJoints(flat_model, chunk_size=64)(poses, trans)
+    chunked = smplx_joints(poses, trans)
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
+    np.testing.assert_allclose(smplx_joints(poses[:5], trans[:5]), whole[:5], atol=1e-6)
+    assert smplx_joints(poses[:0], trans[:0]).shape == (0, 55, 3)
+
+
+def test_smplx_betas_change_joints(smplx_dir):
+    shaped = kin.SmplxJoints(smplx_dir / "shaped_model.npz", chunk_size=8)
+    poses = random_poses(4, scale=0.4, seed=9)
+    trans = np.zeros((4, 3))
+    neutral = shaped(poses, trans, betas=np.zeros(300))
+    np.testing.assert_allclose(neutral, kin.forward_kinematics(poses, trans), atol=1e-4)
+    betas = np.zeros(300)
+    betas[:3] = [2.0, -1.5, 1.0]
+    moved = shaped(poses, trans, betas=betas)
+    assert np.abs(moved - neutral).max() > 1e-3
+    # AMASS-style 16 betas are zero-padded: the same shape as the 300-vector
+    np.testing.assert_allclose(shaped(poses, trans, betas=betas[:16]), moved, atol=1e-6)
+
+
+def test_find_model_file_in_folder(smplx_dir, flat_model):
+    assert kin.find_smplx_model_file(smplx_dir) == flat_model
+    assert kin.find_smplx_model_file(flat_model.parent) == flat_model
+    assert kin.find_smplx_model_file(flat_model) == flat_model
+
+
+def test_missing_file_is_one_sentence(tmp_path):
+    for bad in (tmp_path / "nope.npz", tmp_path):
+        with pytest.raises(ValueError) as err:
+            kin.SmplxJoints(bad)
+        assert one_sentence(str(err.value)), str(err.value)
+    pkl = tmp_path / "SMPLX_NEUTRAL.pkl"
+    pkl.write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"\.npz") as err:
+        kin.SmplxJoints(pkl)
+    assert one_sentence(str(err.value))
+
+
+def test_missing_key_is_one_sentence(tmp_path):
+    path = tmp_path / "SMPLX_NEUTRAL.npz"
+    arrays = {k: np.zeros(1) for k in kin.REQUIRED_MODEL_KEYS if k != "weights"}
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="weights") as err:
+        kin.SmplxJoints(path)
+    assert one_sentence(str(err.value)), str(err.value)
+    np.savez(path, **{k: np.zeros((300, 3)) for k in kin.REQUIRED_MODEL_KEYS})
+    with pytest.raises(ValueError, match="v_template") as err:
+        kin.SmplxJoints(path)
+    assert one_sentence(str(err.value)), str(err.value)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(ValueError) as err:
+        kin.SmplxJoints(path)
+    assert one_sentence(str(err.value)), str(err.value)
+
+
+def test_joint_positions_dispatch(flat_model):
+    poses = random_poses(6, scale=0.4, seed=10)
+    trans = np.random.default_rng(11).normal(0, 0.3, (6, 3))
+    motion = Motion(poses=poses, trans=trans, expressions=np.zeros((6, 100)), fps=15)
+    fk = kin.joint_positions(motion)
+    np.testing.assert_allclose(fk, kin.forward_kinematics(motion.poses, motion.trans))
+    np.testing.assert_allclose(kin.joint_positions((poses, trans)), fk, atol=1e-6)
+    via_smplx = kin.joint_positions(motion, model_path=flat_model)
+    np.testing.assert_allclose(via_smplx, fk, atol=1e-4)
+    with pytest.raises(ValueError, match="Motion"):
+        kin.joint_positions((poses,))
+
+
+# ------------------------------------------------------------------------------ contacts
+def walking_in_place() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Left hip flexes in steps of ~2 cm of ankle travel, holds, and comes back."""
+    angles = np.array([0, 0.025, 0.05, 0.075, 0.1, 0.1, 0.1, 0.075, 0.05, 0.025, 0, 0, 0])
+    poses = np.zeros((len(angles), 55, 3))
+    poses[:, JOINT_NAMES.index("left_hip"), 0] = -angles  # flexion: the foot swings forward
+    trans = np.tile([0.1, 0.0, 0.4], (len(angles), 1))
+    moving = np.append(angles[1:] != angles[:-1], False)
+    return poses, trans, moving
+
+
+@pytest.mark.parametrize("use_smplx", [False, True])
+def test_contacts_standing_all_one(use_smplx, flat_model):
+    n = 10
+    poses = np.zeros((n, 55, 3))
+    poses[:, 16] = [0.0, 0.0, -1.2]  # arm down: the upper body may do anything
+    trans = np.tile([0.0, 0.9, 0.0], (n, 1))
+    contacts = kin.motion_contacts(poses, trans, flat_model if use_smplx else None)
+    assert contacts.shape == (n, 4) and contacts.dtype == np.float32
+    np.testing.assert_array_equal(contacts, 1.0)
+
+
+@pytest.mark.parametrize("use_smplx", [False, True])
+def test_contacts_walking_in_place(use_smplx, flat_model):
+    poses, trans, moving = walking_in_place()
+    model = flat_model if use_smplx else None
+    ankle = kin.joint_positions((poses, trans), model)[:, JOINT_NAMES.index("left_ankle")]
+    step = np.linalg.norm(np.diff(ankle, axis=0), axis=-1)
+    np.testing.assert_allclose(step[moving[:-1]], 0.02, atol=0.002)  # ~2 cm per frame
+    contacts = kin.motion_contacts(poses, trans, model)
+    expected_left = np.where(moving, 0.0, 1.0)
+    np.testing.assert_array_equal(contacts[:, 0], expected_left)  # left ankle
+    np.testing.assert_array_equal(contacts[:, 2], expected_left)  # left foot
+    np.testing.assert_array_equal(contacts[:, [1, 3]], 1.0)  # right leg planted
+    assert contacts[-1].tolist() == [1.0, 1.0, 1.0, 1.0]
