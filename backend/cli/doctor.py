@@ -1,15 +1,13 @@
-"""`rag-gesture` command line. For now: `doctor`, which checks the setup and the weights."""
+"""`rag-gesture doctor`: what is installed, which device, and whether the weights load."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import platform
-import sys
 import warnings
-from collections.abc import Sequence
 
-from . import __version__
+from .. import __version__
 
 
 def _version(module: str) -> str | None:
@@ -37,15 +35,21 @@ def doctor(args: argparse.Namespace) -> int:
         return 1
     import torch
 
-    from .pipeline.engine import pick_device
+    from ..pipeline.engine import pick_device
 
     device, sentence = pick_device(args.device)
     print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")
 
-    from .model.checkpoint import CheckpointError
-    from .model.config import ConfigError
-    from .model.loading import load_official
-    from .weights import locate, missing_weights_message
+    from ..model.checkpoint import CheckpointError
+    from ..model.config import ConfigError
+    from ..model.loading import load_official
+    from ..weights import (
+        check_speech_models,
+        check_weights,
+        download_command,
+        locate,
+        missing_weights_message,
+    )
 
     if args.checkpoint:
         from pathlib import Path
@@ -58,6 +62,15 @@ def doctor(args: argparse.Namespace) -> int:
             return 1
         ckpt, root = found.checkpoint, found.root
     print(f"weights: {ckpt}")
+    if root is not None:
+        missing = check_weights(root, speech_models=False)
+        for problem in missing:
+            print(f"  problem: {problem}")
+        problems += len(missing)
+    # Missing speech models do not fail doctor: the weights themselves are fine and the backend
+    # can still fetch the speech models on first use when downloads are allowed.
+    for problem in check_speech_models(download_command(root or args.weights)):
+        print(f"  warning: {problem}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -86,24 +99,3 @@ def doctor(args: argparse.Namespace) -> int:
     print(f"  loaded in {loaded.seconds:.1f} s")
     print("all good" if not problems else f"{problems} problem(s) found")
     return 1 if problems else 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="rag-gesture", description="RAG-Gesture backend tools")
-    ap.add_argument("--version", action="version", version=f"rag-gesture {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("doctor", help="check the installation and load the weights")
-    d.add_argument("--weights", help="folder that contains experiments/ (official layout)")
-    d.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
-    d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    d.set_defaults(func=doctor)
-    return ap
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

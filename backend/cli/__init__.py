@@ -1,0 +1,69 @@
+"""`rag-gesture` command line: doctor, download, generate, worker.
+
+Threading: the model runs many small matrix products per step; with OpenMP's default
+busy-waiting, two threads on a machine that is also busy (Blender, another job) can become
+several times slower than one. Passive waiting is therefore the default here, set before
+torch loads; `--threads N` sets torch's thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import generate
+
+    ap = argparse.ArgumentParser(prog="rag-gesture", description="RAG-Gesture backend tools")
+    ap.add_argument("--version", action="version", version=f"rag-gesture {__version__}")
+    ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("doctor", help="check the installation and load the weights")
+    d.add_argument("--weights", help="folder that contains experiments/ (official layout)")
+    d.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
+    d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    d.set_defaults(func=_lazy("doctor", "doctor"))
+    dl = sub.add_parser("download", help="fetch the official weights and the speech models "
+                        "(re-run it after an interruption: finished files are kept)")
+    dl.add_argument("--weights", help="folder to fill (default: $RAG_GESTURE_HOME or "
+                    "~/.cache/rag-gesture)")
+    dl.add_argument("--no-speech-models", action="store_true",
+                    help="skip bert-base-cased and wav2vec2-base-960h")
+    dl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dl.set_defaults(func=_lazy("download", "download"))
+    generate.add_parser(sub)
+    w = sub.add_parser("worker", help="serve the JSON-lines protocol on stdin/stdout "
+                       "(used by the Blender add-on; see docs/protocol.md)")
+    from .options import add_model_options
+
+    add_model_options(w)
+    w.set_defaults(func=_lazy("worker", "worker"))
+    return ap
+
+
+def _lazy(module: str, name: str):
+    """Import a command's module only when it runs (keeps `--help` fast)."""
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)(args)
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    args = build_parser().parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

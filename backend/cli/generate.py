@@ -1,0 +1,100 @@
+"""`rag-gesture generate`: audio (+ words) -> SMPL-X motion files, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .options import add_model_options, session_config
+
+
+class ProgressBar:
+    """One terminal line: stage, bar, percent, elapsed; redrawn at most 10 times a second."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.start = time.perf_counter()
+        self.last = 0.0
+        self.stage = ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.perf_counter()
+        if stage == self.stage and fraction < 1.0 and now - self.last < 0.1:
+            return
+        if stage != self.stage and self.stage:
+            self.stream.write("\n")
+        self.stage, self.last = stage, now
+        done = int(self.width * min(max(fraction, 0.0), 1.0))
+        self.stream.write(f"\r{stage:16s} [{'#' * done}{'.' * (self.width - done)}] "
+                          f"{100 * fraction:5.1f}%  {now - self.start:6.1f} s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.stage:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    g = sub.add_parser("generate", help="speech -> SMPL-X motion (.npz, BEAT2/AMASS layout)")
+    g.add_argument("audio", help="speech recording (WAV, FLAC, OGG, ...)")
+    words = g.add_mutually_exclusive_group()
+    words.add_argument("--transcript", help="TXT, SRT, VTT, TextGrid or JSON words")
+    words.add_argument("--text", help="the words, typed (aligned to the audio automatically)")
+    g.add_argument("--speaker", default="scott",
+                   help="BEAT2 speaker style: name (scott) or index 0-24 (default: scott)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--takes", type=int, default=1, help="alternatives generated in one batch")
+    g.add_argument("--steps", type=int, default=50,
+                   help="DDIM steps (50 = the official schedule; fewer is faster)")
+    g.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    g.add_argument("--allow-mismatch", action="store_true",
+                   help="keep going when the transcript does not seem to match the audio")
+    g.add_argument("-o", "--output", required=True,
+                   help="output .npz; extra takes are written as NAME_take2.npz, ...")
+    add_model_options(g)
+    g.set_defaults(func=run)
+
+
+def take_path(output: Path, i: int) -> Path:
+    return output if i == 0 else output.with_name(f"{output.stem}_take{i + 1}{output.suffix}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline.engine import GenerateOptions
+    from ..pipeline.session import Session, SpeechInput
+    from ..worker.protocol import describe_exception
+
+    output = Path(args.output)
+    if output.suffix != ".npz":
+        print("error: the output must be a .npz file (BEAT2/AMASS layout)", file=sys.stderr)
+        return 2
+    session = Session(session_config(args))
+    print(f"device: {session.device_note}", file=sys.stderr)
+    bar = ProgressBar()
+    try:
+        result = session.generate(
+            SpeechInput(audio=args.audio, transcript=args.transcript, text=args.text,
+                        allow_mismatch=args.allow_mismatch),
+            GenerateOptions(speaker=args.speaker, seed=args.seed, takes=args.takes,
+                            steps=args.steps, fps=args.fps), progress=bar)
+    except Exception as exc:  # one sentence for the user, as the worker does
+        bar.close()
+        code, message, _ = describe_exception(exc, session.device)
+        print(f"error ({code}): {message}", file=sys.stderr)
+        return 1
+    bar.close()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    for i, motion in enumerate(result.motions):
+        path = take_path(output, i)
+        motion.save_npz(path)
+        print(f"wrote {path} ({motion.num_frames} frames at {motion.fps:g} fps, "
+              f"{motion.duration:.1f} s)")
+    info = result.info
+    if not info.get("official_schedule", True):
+        print(f"note: {info['steps']} DDIM steps is not the official 50-step schedule")
+    for w in info.get("warnings", []):
+        print(f"note: {w}")
+    return 0

@@ -1,0 +1,103 @@
+"""Whole pipeline speed: 60 s of speech -> motion, and a 2-s range regeneration, on CPU.
+
+Full-size random weights for everything (denoiser + four VAEs as assumed in the parity
+folder, wav2vec2-base and BERT-base sizes), espeak-ng speech with its text as an untimed
+transcript, official 50 DDIM steps. Prints the stages, the seconds of a 2-s `regenerate`
+(speech analysis cached, as in the worker), both for the bit-exact path and the closed-form
+null branch; the last line is the real-time factor of plain generation (exact path),
+e.g. `rtf 0.47` (target <= 0.5; regenerate target <= 2 s).
+
+    python bench/pipeline.py [--threads 2] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from denoiser import full_vae_configs  # noqa: E402
+from speech import TEXT  # noqa: E402
+from speech_audio import speak  # noqa: E402
+from speech_models import make_bert, make_wav2vec  # noqa: E402
+
+from backend.model.config import (  # noqa: E402
+    DenoiserConfig,
+    DiffusionConfig,
+    GuidanceConfig,
+    ModelConfig,  # noqa: E402
+)
+from backend.model.denoiser import RagGestureDenoiser  # noqa: E402
+from backend.model.loading import LoadedModel  # noqa: E402
+from backend.pipeline.engine import Engine, GenerateOptions  # noqa: E402
+from backend.pipeline.regenerate import RegenerateOptions  # noqa: E402
+from backend.pipeline.session import Session, SessionConfig, SpeechInput  # noqa: E402
+from backend.speech.audio import load_audio  # noqa: E402
+
+
+def random_engine(exact: bool) -> Engine:
+    torch.manual_seed(0)
+    model = RagGestureDenoiser(DenoiserConfig(), full_vae_configs()).eval().requires_grad_(False)
+    cfg = ModelConfig(DenoiserConfig(), GuidanceConfig(), DiffusionConfig(), {})
+    loaded = LoadedModel(model, cfg, Path("random"), Path("random"), {}, {})
+    return Engine(loaded, "cpu", exact=exact)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        words = sorted({w.strip(".,") for w in TEXT.split()})
+        w2v = make_wav2vec(tmp_path / "w2v", full=True)
+        bert = make_bert(tmp_path / "bert", full=True, extra_words=words)
+        clip = load_audio(speak(TEXT, tmp_path / "one.wav"))
+        reps = int(np.ceil(args.seconds / clip.duration))
+        samples = np.tile(clip.samples, reps)[: int(args.seconds * 16000)]
+        sf.write(tmp_path / "talk.wav", samples, 16000)
+        all_words = TEXT.split() * reps
+        keep = round(len(all_words) * args.seconds / (clip.duration * reps))
+        src = SpeechInput(tmp_path / "talk.wav", text=" ".join(all_words[:keep]),
+                          allow_mismatch=True)
+        print(f"{args.seconds:.0f} s of espeak-ng speech, {keep} words, "
+              f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+        results = {}
+        for exact in (True, False):
+            label = "exact" if exact else "closed-form null branch"
+            session = Session(SessionConfig(bert=bert, wav2vec=w2v, device="cpu"))
+            session._engine = random_engine(exact)
+            t0 = time.perf_counter()
+            speech = session.speech(src)
+            t_speech = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            out = session.generate(src, GenerateOptions(seed=0))
+            t_gen = time.perf_counter() - t0
+            motion = out.motions[0]
+            a, b = int(20 * motion.fps), int(22 * motion.fps)
+            t0 = time.perf_counter()
+            session.regenerate(src, motion, a, b, RegenerateOptions(seed=1, margin=0.25))
+            t_regen = time.perf_counter() - t0
+            total = t_speech + t_gen
+            results[exact] = (total, t_regen)
+            print(f"[{label}] speech {t_speech:.2f} s, generation {t_gen:.2f} s "
+                  f"({len(speech.windows)} windows, 50 DDIM steps), total {total:.2f} s, "
+                  f"rtf {total / args.seconds:.2f}; 2-s regenerate {t_regen:.2f} s")
+        print(f"regenerate 2 s: {results[True][1]:.2f} s exact, "
+              f"{results[False][1]:.2f} s closed-form")
+        print(f"rtf {results[True][0] / args.seconds:.2f}")
+
+
+if __name__ == "__main__":
+    main()
