@@ -16,7 +16,7 @@ from pathlib import Path
 from ..model.loading import load_official
 from ..motion.motion import Motion
 from ..progress import ProgressFn, StopFn
-from ..speech.audio import load_audio
+from ..speech.audio import AudioError, load_audio
 from ..speech.bert import BertWords
 from ..speech.frontend import SpeechFeatures, SpeechFrontEnd
 from ..speech.pretrained import BERT_NAME, WAV2VEC_NAME
@@ -117,6 +117,8 @@ class Session:
 
     def speech(self, source: SpeechInput, progress: ProgressFn | None = None,
                should_stop: StopFn | None = None) -> SpeechFeatures:
+        if not Path(source.audio).is_file():
+            raise AudioError(f"the audio file {source.audio} does not exist")
         key = source.cache_key()
         if key in self._speech:
             self._speech.move_to_end(key)
