@@ -1,15 +1,15 @@
 """`rag-gesture` command line: doctor, download, generate, worker.
 
-Threading: the model runs many small matrix products per step; with OpenMP's default
-busy-waiting, two threads on a machine that is also busy (Blender, another job) can become
-several times slower than one. Passive waiting is therefore the default here, set before
-torch loads; `--threads N` sets torch's thread count.
+Threading: the model runs many small matrix products per step. On an idle machine OpenMP's
+default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
+on a machine kept busy by other work it can be several times slower than passive waiting.
+`--threads N` sets torch's thread count; on a busy machine run with `OMP_WAIT_POLICY=PASSIVE`
+or `--threads 1` (measurements in README, Benchmarks).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -56,7 +56,6 @@ def _lazy(module: str, name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     if args.threads:
         import torch
