@@ -89,11 +89,16 @@ def main() -> None:
             t0 = time.perf_counter()
             session.regenerate(src, motion, a, b, RegenerateOptions(seed=1, margin=0.25))
             t_regen = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            session.regenerate(src, motion, a, b,
+                               RegenerateOptions(seed=1, margin=0.25, steps=20))
+            t_regen20 = time.perf_counter() - t0
             total = t_speech + t_gen
             results[exact] = (total, t_regen)
             print(f"[{label}] speech {t_speech:.2f} s, generation {t_gen:.2f} s "
                   f"({len(speech.windows)} windows, 50 DDIM steps), total {total:.2f} s, "
-                  f"rtf {total / args.seconds:.2f}; 2-s regenerate {t_regen:.2f} s")
+                  f"rtf {total / args.seconds:.2f}; 2-s regenerate {t_regen:.2f} s "
+                  f"(50 steps), {t_regen20:.2f} s (20 steps)")
         print(f"regenerate 2 s: {results[True][1]:.2f} s exact, "
               f"{results[False][1]:.2f} s closed-form")
         print(f"rtf {results[True][0] / args.seconds:.2f}")

@@ -14,11 +14,13 @@ the official code does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..progress import check
 from .config import DenoiserConfig
 from .denoiser_blocks import CONDITIONS, DenoiserLayer
 from .gesture_rep import GestureRepEncoder, canvas_length, token_mask
@@ -84,12 +86,14 @@ class StyleTable:
     depends only on the weights, the timesteps and B, so it is reused across windows.
     """
 
-    def __init__(self, model: RagGestureDenoiser, timesteps: list[int], batch: int) -> None:
+    def __init__(self, model: RagGestureDenoiser, timesteps: list[int], batch: int,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         device = next(model.parameters()).device
         self.batch = batch
         self.index = {int(t): i for i, t in enumerate(timesteps)}
         embs, styles = [], []
         for t in timesteps:
+            check(should_stop, "preparing the sampler")
             emb = model.embed_time(torch.full((batch,), int(t), dtype=torch.long,
                                               device=device))
             emb2 = emb.repeat(2, 1)

@@ -102,15 +102,18 @@ class Engine:
                                                        d.beta_scheduler)
         return self._schedules[respace]
 
-    def styles(self, schedule: Schedule, batch: int) -> StyleTable:
+    def styles(self, schedule: Schedule, batch: int,
+               should_stop: StopFn | None = None) -> StyleTable:
+        """Cached per schedule and batch size; building one is cancellable."""
         key = (",".join(map(str, schedule.timesteps)), batch)
         if key not in self._styles:
             with torch.inference_mode():
-                self._styles[key] = StyleTable(self.model, schedule.timesteps.tolist(), batch)
+                self._styles[key] = StyleTable(self.model, schedule.timesteps.tolist(), batch,
+                                               should_stop)
         return self._styles[key]
 
     def denoiser(self, text: np.ndarray, audio: np.ndarray, speaker: int, batch: int,
-                 schedule: Schedule) -> GuidedDenoiser:
+                 schedule: Schedule, should_stop: StopFn | None = None) -> GuidedDenoiser:
         dev = self.device
         t = torch.from_numpy(np.ascontiguousarray(text, np.float32)).to(dev)[None]
         a = torch.from_numpy(np.ascontiguousarray(audio, np.float32)).to(dev)[None]
@@ -118,7 +121,7 @@ class Engine:
         xf = self.model.encode_conditions(t.expand(batch, -1, -1), a.expand(batch, -1, -1), spk)
         win = self.model.prepare(xf, cache=True, fast_null=not self.exact)
         return GuidedDenoiser(self.model, self.loaded.config.guidance, schedule, win,
-                              self.styles(schedule, batch))
+                              self.styles(schedule, batch, should_stop))
 
     def to_motions(self, track: Track, duration: float, fps: float) -> list[Motion]:
         """15-fps batch track -> one Motion per take at `fps` (30 fps by the official path)."""
@@ -181,7 +184,8 @@ class Engine:
                              / len(indices))
 
             with torch.inference_mode():
-                den = self.denoiser(win.text.frames, win.audio, speaker, b, schedule)
+                den = self.denoiser(win.text.frames, win.audio, speaker, b, schedule,
+                                    should_stop)
                 x_t = torch.randn((b, 4 * tokens + 3, d), generator=gen, device=self.device)
                 rows = torch.zeros(b, 4 * tokens + 3, dtype=torch.bool, device=self.device)
                 target = torch.zeros_like(x_t)

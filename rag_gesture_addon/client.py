@@ -1,0 +1,440 @@
+"""The process boundary: start the torch worker, send JSON-lines requests, poll its events.
+
+Plain Python (no ``bpy``), so it runs inside Blender's Python, in tests and from scripts. The
+worker is ``<python> -m backend.cli [--threads N] worker <args>`` (docs/protocol.md). Its
+stdout carries one JSON event per line; a reader thread parses them onto a queue and
+``poll()`` drains that queue without blocking, so a modal operator's timer can call it. The
+reader thread never touches Blender.
+
+How the worker finds the backend: ``backend_root`` (a folder that holds ``backend/``, e.g. the
+``backend_src`` folder shipped in the extension zip, or the repository root) is put first on
+``PYTHONPATH`` and used as the working directory. Without it, the interpreter must have the
+backend installed (``pip install`` of the backend source, as "Set up backend" does).
+
+A worker that dies (crash, out of memory, killed) is noticed when its stdout closes: every
+request still waiting gets an ``error`` event with code ``worker_crashed`` and a sentence a
+user can read, followed by one ``exit`` event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROTOCOL_VERSION = 1
+NEEDED_CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown")
+CRASHED = "worker_crashed"  # client-side error code: the process ended under a request
+NOT_STARTED = "worker_not_started"  # client-side error code: the process could not start
+LOG_TAIL_CHARS = 4000
+
+
+class WorkerError(RuntimeError):
+    """The worker cannot be started or written to; the message is one sentence."""
+
+
+@dataclass
+class WorkerConfig:
+    """Everything that decides how the worker process is started (compared for restarts)."""
+
+    python: str
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    backend_root: str | None = None
+    threads: int | None = None
+
+    def key(self) -> tuple:
+        return (self.python, tuple(self.args), tuple(sorted(self.env.items())),
+                self.backend_root, self.threads)
+
+
+def worker_command(python: str, args: Sequence[str], threads: int | None = None) -> list[str]:
+    """The command line: global options (``--threads``) go before the ``worker`` subcommand."""
+    cmd = [python, "-m", "backend.cli"]
+    if threads:
+        cmd += ["--threads", str(int(threads))]
+    return [*cmd, "worker", *args]
+
+
+def child_environment(extra: Mapping[str, str] | None = None,
+                      backend_root: str | None = None,
+                      threads: int | None = None) -> dict[str, str]:
+    """The worker's environment: ours, minus what would make another Python misbehave."""
+    env = dict(os.environ)
+    # Blender (or a venv's activate script) may point these at its own Python; the backend's
+    # interpreter must use its own standard library and site-packages.
+    for name in ("PYTHONHOME", "PYTHONEXECUTABLE", "PYTHONSTARTUP", "__PYVENV_LAUNCHER__"):
+        env.pop(name, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    if threads:
+        env["OMP_NUM_THREADS"] = str(int(threads))
+        env["MKL_NUM_THREADS"] = str(int(threads))
+    if backend_root:
+        old = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = backend_root + (os.pathsep + old if old else "")
+    env.update(extra or {})
+    return env
+
+
+def describe_exit(returncode: int | None, log_tail: str, before_hello: bool) -> str:
+    """One sentence about a worker that stopped on its own."""
+    if returncode is None:
+        how = "stopped answering"
+    elif returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        how = f"was killed ({name})"
+    else:
+        how = f"exited with code {returncode}"
+    reason = last_error_line(log_tail)
+    if before_hello:
+        hint = ("check the backend Python interpreter in the add-on preferences "
+                "(Check setup shows what is missing)")
+        msg = f"The gesture backend could not start: it {how}"
+    else:
+        hint = "the scene was not changed; press Generate again to restart it"
+        msg = f"The gesture backend stopped unexpectedly: it {how}"
+    if reason:
+        msg += f" ({reason})"
+    return f"{msg}; {hint}."
+
+
+def last_error_line(log_tail: str) -> str:
+    """The most telling line of a log: the last exception line, else the last line."""
+    lines = [ln.strip() for ln in log_tail.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        head = ln.split(":", 1)[0]
+        if head.endswith(("Error", "Exception")) or head in ("Killed", "Segmentation fault"):
+            return ln[:200]
+    return lines[-1][:200] if lines else ""
+
+
+class WorkerClient:
+    """One worker process and its event queue.
+
+    ``send`` and ``poll`` are meant for one consumer at a time (the add-on runs one job at a
+    time); ``poll`` returns every event, including ``hello``, ``pong`` and events about other
+    requests, and the consumer picks what it needs.
+    """
+
+    def __init__(self, python: str, args: Sequence[str], env: Mapping[str, str] | None = None,
+                 *, backend_root: str | None = None, threads: int | None = None,
+                 start: bool = True) -> None:
+        self.config = WorkerConfig(python=python, args=list(args), env=dict(env or {}),
+                                   backend_root=backend_root, threads=threads)
+        self.hello: dict[str, Any] | None = None
+        self.returncode: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._stopping = False
+        self._exited = threading.Event()
+        self.tempdir = Path(tempfile.mkdtemp(prefix="rag-gesture-client-"))
+        self.log_path = self.tempdir / "worker.log"
+        self._log = None
+        self.started_at = 0.0
+        if start:
+            self.start()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def from_config(cls, config: WorkerConfig, start: bool = True) -> WorkerClient:
+        return cls(config.python, config.args, config.env, backend_root=config.backend_root,
+                   threads=config.threads, start=start)
+
+    @property
+    def command(self) -> list[str]:
+        return worker_command(self.config.python, self.config.args, self.config.threads)
+
+    def start(self) -> None:
+        """Start the process; WorkerError with a sentence when the interpreter cannot run."""
+        if self.proc is not None:
+            raise WorkerError("this worker client was already started")
+        python = self.config.python
+        if not python:
+            raise WorkerError("No backend Python interpreter is set; set it in the add-on "
+                              "preferences or press Set up backend.")
+        if os.path.sep in python and not os.path.isfile(python):
+            raise WorkerError(f"The backend Python interpreter {python} does not exist; fix "
+                              "the path in the add-on preferences or press Set up backend.")
+        cwd = self.config.backend_root if self.config.backend_root and os.path.isdir(
+            self.config.backend_root) else None
+        env = child_environment(self.config.env, self.config.backend_root, self.config.threads)
+        self._log = open(self.log_path, "wb")  # closed by the reader thread
+        flags = 0
+        if sys.platform == "win32":  # no console window pops up for the child
+            flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        try:
+            self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self._log, cwd=cwd,
+                                         env=env, creationflags=flags)
+        except OSError as exc:
+            self._log.close()
+            self._exited.set()
+            raise WorkerError(f"The backend Python interpreter {python} cannot be run "
+                              f"({exc.strerror or exc}); fix the path in the add-on "
+                              "preferences.") from None
+        self.started_at = time.monotonic()
+        threading.Thread(target=self._read, name="rag-gesture-worker-reader",
+                         daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and not self._exited.is_set()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def wait_hello(self, timeout: float = 120.0) -> dict[str, Any]:
+        """Block until ``hello`` (for scripts and tests; the add-on polls instead)."""
+        deadline = time.monotonic() + timeout
+        held: list[dict[str, Any]] = []
+        try:
+            while self.hello is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise WorkerError(f"The gesture backend did not start within {timeout:g} s.")
+                try:
+                    event = self._events.get(timeout=min(left, 0.2))
+                except queue.Empty:
+                    continue
+                held.append(event)
+                if event.get("type") == "exit":
+                    raise WorkerError(event["message"])
+        finally:
+            for event in held:  # poll() still sees them
+                self._events.put(event)
+        return self.hello
+
+    def check_hello(self) -> str | None:
+        """None when the worker speaks our protocol, else a sentence saying what to update."""
+        h = self.hello or {}
+        if h.get("protocol") != PROTOCOL_VERSION:
+            return (f"The gesture backend speaks protocol {h.get('protocol')}, this add-on "
+                    f"speaks {PROTOCOL_VERSION}; update the add-on or the backend so they match.")
+        missing = [c for c in NEEDED_CAPABILITIES if c not in (h.get("capabilities") or [])]
+        if missing:
+            return (f"The gesture backend cannot {', '.join(missing)}; update the backend "
+                    "(press Set up backend in the add-on preferences).")
+        return None
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """``shutdown``, then end of input; terminate, then kill, if it does not exit."""
+        proc = self.proc
+        self._stopping = True
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError, WorkerError):
+                self._write({"v": PROTOCOL_VERSION, "type": "shutdown", "id": "shutdown"})
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+        self._cleanup()
+
+    def kill(self) -> None:
+        """Kill at once (no shutdown); the client removes the worker's result folder."""
+        self._stopping = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self.proc is not None:
+            self._exited.wait(5)  # the reader thread closes the log and posts `exit`
+        results = (self.hello or {}).get("results_dir")
+        if results and self.proc is not None and self.proc.returncode not in (0, None):
+            shutil.rmtree(results, ignore_errors=True)  # a killed worker cannot clean up
+        shutil.rmtree(self.tempdir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ requests
+
+    def new_id(self, prefix: str = "req") -> str:
+        return f"{prefix}-{os.getpid()}-{next(self._ids)}"
+
+    def send(self, msg: Mapping[str, Any]) -> str:
+        """Write one request; fills in ``v`` and ``id``; returns the id."""
+        msg = dict(msg)
+        msg.setdefault("v", PROTOCOL_VERSION)
+        if not msg.get("id") and msg.get("type") != "cancel":
+            msg["id"] = self.new_id(str(msg.get("type", "req")))
+        rid = msg.get("id")
+        if msg.get("type") in ("generate", "regenerate"):
+            with self._lock:
+                self._pending.add(rid)
+        try:
+            self._write(msg)
+        except WorkerError:
+            with self._lock:
+                self._pending.discard(rid)
+            raise
+        return rid
+
+    def cancel(self, request_id: str) -> None:
+        """Ask the worker to stop a request; a cancelled or finished one is fine to cancel."""
+        if self.alive:
+            with contextlib.suppress(WorkerError):
+                self._write({"v": PROTOCOL_VERSION, "type": "cancel", "target": request_id})
+
+    def ping(self) -> str:
+        return self.send({"type": "ping"})
+
+    def _write(self, msg: Mapping[str, Any]) -> None:
+        proc = self.proc
+        if proc is None or proc.stdin is None or proc.poll() is not None:
+            raise WorkerError("The gesture backend is not running.")
+        line = json.dumps(msg, ensure_ascii=True) + "\n"
+        try:
+            proc.stdin.write(line.encode("ascii"))
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            raise WorkerError("The gesture backend stopped accepting requests.") from None
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Every event that arrived since the last call; never blocks."""
+        out = []
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                return out
+
+    # ------------------------------------------------------------------ files
+
+    def private_path(self, name: str) -> Path:
+        """A path in the client's private temporary folder (deleted by ``stop``)."""
+        return self.tempdir / name
+
+    def write_motion(self, name: str, poses: Any, trans: Any, expressions: Any,
+                     fps: float) -> Path:
+        """Write a motion (e.g. the input of a ``regenerate``) as a BEAT2 .npz in the private
+        folder; the file is the client's, the worker only reads it."""
+        from . import motion_arrays
+
+        path = self.private_path(name)
+        motion_arrays.save_motion_npz(path, poses, trans, expressions, fps)
+        return path
+
+    def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - chars))
+                return fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------------ reader thread
+
+    def _read(self) -> None:
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            for raw in proc.stdout:
+                try:
+                    event = json.loads(raw)
+                except ValueError:
+                    continue  # not a protocol line; the worker keeps stdout clean
+                if not isinstance(event, dict):
+                    continue
+                kind = event.get("type")
+                if kind == "hello":
+                    self.hello = event
+                elif kind in ("result", "error") and event.get("id") is not None:
+                    with self._lock:
+                        self._pending.discard(event["id"])
+                self._events.put(event)
+        except (OSError, ValueError):
+            pass
+        try:
+            self.returncode = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.returncode = None
+        with contextlib.suppress(OSError):
+            self._log.close()
+        clean = self._stopping or (self.returncode == 0 and self.hello is not None)
+        message = "" if clean else describe_exit(self.returncode, self.log_tail(),
+                                                 before_hello=self.hello is None)
+        with self._lock:
+            pending, self._pending = sorted(self._pending), set()
+        if not clean:
+            for rid in pending:
+                self._events.put({"v": PROTOCOL_VERSION, "type": "error", "id": rid,
+                                  "code": CRASHED, "message": message})
+        self._events.put({"v": PROTOCOL_VERSION, "type": "exit", "returncode": self.returncode,
+                          "clean": clean, "message": message})
+        self._exited.set()
+
+
+# ---------------------------------------------------------------------- the add-on's worker
+
+_worker: WorkerClient | None = None
+_last_exit: str = ""
+
+
+def current_worker() -> WorkerClient | None:
+    """The add-on's worker, if one was started (alive or not)."""
+    return _worker
+
+
+def ensure_worker(config: WorkerConfig) -> WorkerClient:
+    """The running worker for `config`; (re)started when there is none, it died, or the
+    configuration changed (another interpreter, weights folder, device...)."""
+    global _worker
+    if _worker is not None and _worker.alive and _worker.config.key() == config.key():
+        return _worker
+    stop_worker()
+    _worker = WorkerClient.from_config(config)
+    return _worker
+
+
+def stop_worker(timeout: float = 3.0) -> None:
+    global _worker, _last_exit
+    if _worker is not None:
+        w, _worker = _worker, None
+        w.stop(timeout)
+        _last_exit = ""
+
+
+def worker_status() -> str:
+    """One line for the panel: running (device, version), starting, stopped or crashed."""
+    w = _worker
+    if w is None:
+        return _last_exit or "Not running (starts with the first Generate)"
+    if w.alive:
+        if w.hello is None:
+            return "Starting..."
+        h = w.hello
+        return f"Running on {h.get('device', '?')}, backend {h.get('version', '?')}"
+    if w.hello is None and w.returncode is None and w.proc is not None:
+        return "Stopping..."
+    tail = w.log_tail()
+    return describe_exit(w.returncode, tail, before_hello=w.hello is None)
