@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import torch
 
@@ -26,9 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from denoiser import full_vae_configs  # noqa: E402
-from speech import TEXT  # noqa: E402
-from speech_audio import speak  # noqa: E402
-from speech_models import make_bert, make_wav2vec  # noqa: E402
+from speech import full_size_models, long_speech  # noqa: E402
 
 from backend.model.config import (  # noqa: E402
     DenoiserConfig,
@@ -41,7 +38,6 @@ from backend.model.loading import LoadedModel  # noqa: E402
 from backend.pipeline.engine import Engine, GenerateOptions  # noqa: E402
 from backend.pipeline.regenerate import RegenerateOptions  # noqa: E402
 from backend.pipeline.session import Session, SessionConfig, SpeechInput  # noqa: E402
-from backend.speech.audio import load_audio  # noqa: E402
 
 
 def random_engine(exact: bool) -> Engine:
@@ -60,17 +56,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        words = sorted({w.strip(".,") for w in TEXT.split()})
-        w2v = make_wav2vec(tmp_path / "w2v", full=True)
-        bert = make_bert(tmp_path / "bert", full=True, extra_words=words)
-        clip = load_audio(speak(TEXT, tmp_path / "one.wav"))
-        reps = int(np.ceil(args.seconds / clip.duration))
-        samples = np.tile(clip.samples, reps)[: int(args.seconds * 16000)]
+        w2v, bert = full_size_models(tmp_path)
+        samples, text = long_speech(tmp_path, args.seconds)
         sf.write(tmp_path / "talk.wav", samples, 16000)
-        all_words = TEXT.split() * reps
-        keep = round(len(all_words) * args.seconds / (clip.duration * reps))
-        src = SpeechInput(tmp_path / "talk.wav", text=" ".join(all_words[:keep]),
-                          allow_mismatch=True)
+        src = SpeechInput(tmp_path / "talk.wav", text=text, allow_mismatch=True)
+        keep = len(text.split())
         print(f"{args.seconds:.0f} s of espeak-ng speech, {keep} words, "
               f"{torch.get_num_threads()} threads, torch {torch.__version__}")
         results = {}

@@ -38,6 +38,23 @@ TEXT = ("When we started this project, nobody believed that a small team could b
         "control, because only the animator knows what the character wants to say. ")
 
 
+def full_size_models(folder: Path) -> tuple[Path, Path]:
+    """wav2vec2-base (CTC) and BERT-base sized random models, saved for from_pretrained."""
+    words = sorted({w.strip(".,") for w in TEXT.split()})
+    return (make_wav2vec(folder / "w2v", full=True),
+            make_bert(folder / "bert", full=True, extra_words=words))
+
+
+def long_speech(folder: Path, seconds: float) -> tuple[np.ndarray, str]:
+    """`seconds` of espeak-ng speech (TEXT repeated) and the words actually spoken."""
+    clip = load_audio(speak(TEXT, folder / "one.wav"))
+    reps = int(np.ceil(seconds / clip.duration))
+    samples = np.tile(clip.samples, reps)[: int(seconds * 16000)]
+    all_words = TEXT.split() * reps
+    keep = round(len(all_words) * seconds / (clip.duration * reps))
+    return samples, " ".join(all_words[:keep])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -47,23 +64,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         t0 = time.perf_counter()
-        w2v_dir = make_wav2vec(tmp_path / "w2v", full=True)
-        words = sorted({w.strip(".,") for w in TEXT.split()})
-        bert_dir = make_bert(tmp_path / "bert", full=True, extra_words=words)
+        w2v_dir, bert_dir = full_size_models(tmp_path)
         wav2vec, bert = Wav2VecModel(w2v_dir), BertWords(bert_dir)
         params = sum(p.numel() for p in wav2vec.model.parameters()) / 1e6
         bparams = sum(p.numel() for p in bert.model.parameters()) / 1e6
         print(f"models: wav2vec2-base CTC {params:.1f} M, BERT-base {bparams:.1f} M (random "
               f"weights), built and reloaded in {time.perf_counter() - t0:.1f} s")
-
-        clip = load_audio(speak(TEXT, tmp_path / "talk.wav"))
-        one_take = clip.duration
-        reps = int(np.ceil(args.seconds / one_take))
-        samples = np.tile(clip.samples, reps)[: int(args.seconds * 16000)]
+        samples, text = long_speech(tmp_path, args.seconds)
         clip = audio_from_array(samples, 16000, "talk.wav")
-        all_words = TEXT.split() * reps
-        keep = round(len(all_words) * clip.duration / (one_take * reps))
-        transcript = parse_text(" ".join(all_words[:keep]))
+        transcript = parse_text(text)
         print(f"audio: {clip.duration:.1f} s of espeak-ng speech, "
               f"{len(transcript.words)} transcript words, {torch.get_num_threads()} threads")
 

@@ -16,6 +16,7 @@ with the same ``step()`` interface.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
@@ -370,6 +371,7 @@ def setup_commands(base_python: str, venv: str, backend_source: str,
     return cmds
 
 
+@functools.lru_cache(maxsize=1)
 def find_base_python() -> str:
     """A Python 3.11 to create the backend venv with: python3.11 on PATH, else our own."""
     for name in ("python3.11", "python3", "python"):

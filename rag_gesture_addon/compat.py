@@ -1,0 +1,210 @@
+"""The only module that knows Blender versions (4.2 LTS .. 5.0).
+
+Everything version-specific the add-on needs goes through here, so the rest of the code reads
+the same on every supported Blender:
+
+* **VSE** (renamed in 4.4): ``SequenceEditor.sequences`` -> ``strips``; 5.0 removed the old
+  names. ``new_effect`` takes ``frame_end, seq1, seq2`` (4.2), ``frame_end, input1, input2``
+  (4.4/4.5) or ``length, input1, input2`` (5.0).
+* **Actions** (slotted in 4.4): 4.2 only has the legacy ``action.fcurves``; 4.4/4.5 have slots,
+  layers and channelbags (``action.fcurves`` is a proxy for the first slot); 5.0 removed
+  ``action.fcurves``/``groups``/``id_root`` and added
+  ``bpy_extras.anim_utils.action_ensure_channelbag_for_slot`` and ``fcurves.new(group_name=)``.
+  Blender 4.4+ picks a slot on assignment only by heuristics, so the slot is always set
+  explicitly here.
+* **Audio**: the PyPI ``bpy`` 4.2 wheel is built without Audaspace; `has_audio` says so.
+
+Callers deal in plain "containers": whatever object has ``.fcurves.new()`` for one animated
+datablock (the legacy action in 4.2, a channelbag in 4.4+), and create F-curves through
+`new_fcurve` so groups are handled per version too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+VERSION: tuple[int, ...] = tuple(bpy.app.version)
+SLOTTED_ACTIONS: bool = VERSION >= (4, 4, 0)  # Action.slots / layers / channelbags
+LEGACY_ACTION_API: bool = VERSION < (5, 0, 0)  # Action.fcurves still exists
+STRIPS_API: bool = VERSION >= (4, 4, 0)  # SequenceEditor.strips (Sequence* -> Strip*)
+EFFECT_LENGTH_ARG: bool = VERSION >= (5, 0, 0)  # new_effect(..., length=) instead of frame_end
+
+
+# ------------------------------------------------------------------------------ sequencer
+def has_audio() -> bool:
+    """True when this Blender can create sound strips (the PyPI 4.2 wheel cannot)."""
+    return bool(getattr(bpy.app.build_options, "audaspace", True))
+
+
+def strip_collection(se: Any) -> Any:
+    """The top-level strip collection of a SequenceEditor (``strips`` or ``sequences``)."""
+    return se.strips if STRIPS_API else se.sequences
+
+
+def strips(scene: Any) -> Any:
+    """Top-level strips of the scene's sequencer, or an empty tuple without a sequencer."""
+    se = scene.sequence_editor
+    return () if se is None else strip_collection(se)
+
+
+def strips_all(scene: Any) -> Any:
+    """All strips, including those inside meta strips, or an empty tuple without a sequencer."""
+    se = scene.sequence_editor
+    if se is None:
+        return ()
+    return se.strips_all if STRIPS_API else se.sequences_all
+
+
+def new_text_strip(
+    se: Any, name: str, text: str, channel: int, frame_start: int, length: int
+) -> Any:
+    """Add a text strip covering [frame_start, frame_start + length) and set its text."""
+    coll = strip_collection(se)
+    if EFFECT_LENGTH_ARG:
+        strip = coll.new_effect(
+            name=name, type="TEXT", channel=channel, frame_start=frame_start, length=length
+        )
+    else:
+        strip = coll.new_effect(
+            name=name,
+            type="TEXT",
+            channel=channel,
+            frame_start=frame_start,
+            frame_end=frame_start + length,
+        )
+    strip.text = text
+    return strip
+
+
+def new_sound_strip(se: Any, name: str, filepath: str, channel: int, frame_start: int) -> Any:
+    """Add a sound strip; raises RuntimeError with a clear sentence when audio is missing."""
+    if not has_audio():
+        raise RuntimeError(
+            "This Blender build has no audio support (Audaspace), so sound strips cannot be "
+            "created; the PyPI bpy 4.2 wheel is built that way."
+        )
+    return strip_collection(se).new_sound(name, filepath, channel, frame_start)
+
+
+# -------------------------------------------------------------------------------- actions
+def id_type_of(id_data: Any) -> str:
+    """RNA id type of a datablock ('OBJECT', 'KEY', ...), as slots and id_root spell it."""
+    return id_data.id_type
+
+
+def find_slot(action: Any, id_data: Any, id_type: str | None = None) -> Any:
+    """The slot of `action` that animates `id_data`, or None (always None before 4.4).
+
+    Preference: the slot assigned on the datablock itself, then one of the right id type
+    named like the datablock, then the first one of the right id type.
+    """
+    if not SLOTTED_ACTIONS:
+        return None
+    id_type = id_type or id_type_of(id_data)
+    ad = getattr(id_data, "animation_data", None)
+    if ad is not None and ad.action == action and ad.action_slot is not None:
+        return ad.action_slot
+    candidates = [s for s in action.slots if s.target_id_type in (id_type, "UNSPECIFIED")]
+    for slot in candidates:
+        if slot.name_display == id_data.name:
+            return slot
+    return candidates[0] if candidates else None
+
+
+def ensure_slot(action: Any, id_data: Any, id_type: str | None = None) -> Any:
+    """`find_slot`, creating a slot named like the datablock when there is none (4.4+)."""
+    if not SLOTTED_ACTIONS:
+        return None
+    id_type = id_type or id_type_of(id_data)
+    slot = find_slot(action, id_data, id_type)
+    if slot is None:
+        slot = action.slots.new(id_type=id_type, name=id_data.name)
+    return slot
+
+
+def fcurve_container(action: Any, id_data: Any, id_type: str | None = None) -> Any:
+    """The object whose ``.fcurves`` holds the F-curves of `action` for `id_data`, created
+    if needed: the action itself in 4.2, the slot's channelbag in 4.4+."""
+    id_type = id_type or id_type_of(id_data)
+    if not SLOTTED_ACTIONS:
+        if action.id_root != id_type:
+            action.id_root = id_type  # so the action can be assigned to this kind of ID
+        return action
+    slot = ensure_slot(action, id_data, id_type)
+    if not LEGACY_ACTION_API:
+        from bpy_extras.anim_utils import action_ensure_channelbag_for_slot
+
+        return action_ensure_channelbag_for_slot(action, slot)
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True)
+
+
+def existing_container(action: Any, id_data: Any, id_type: str | None = None) -> Any:
+    """Like `fcurve_container` but never creates anything; None when there are no curves."""
+    if not SLOTTED_ACTIONS:
+        return action
+    slot = find_slot(action, id_data, id_type)
+    if slot is None:
+        return None
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+    return action_get_channelbag_for_slot(action, slot)
+
+
+def new_fcurve(container: Any, data_path: str, index: int, group_name: str) -> Any:
+    """Create an F-curve in `container` (see `fcurve_container`) inside group `group_name`."""
+    if not SLOTTED_ACTIONS:
+        return container.fcurves.new(data_path, index=index, action_group=group_name)
+    if not LEGACY_ACTION_API:
+        return container.fcurves.new(data_path, index=index, group_name=group_name)
+    fc = container.fcurves.new(data_path, index=index)  # 4.4/4.5: no group_name argument
+    group = next((g for g in container.groups if g.name == group_name), None)
+    fc.group = group if group is not None else container.groups.new(group_name)
+    return fc
+
+
+def find_fcurve(container: Any, data_path: str, index: int) -> Any:
+    """The F-curve for (data_path, index) in `container`, or None."""
+    return container.fcurves.find(data_path, index=index)
+
+
+def assign_action(id_data: Any, action: Any) -> Any:
+    """Make `action` the active action of `id_data` (None clears it); returns the slot.
+
+    On 4.4+ the slot for this datablock is created if needed and assigned explicitly:
+    Blender's automatic choice can leave no slot, and then nothing animates.
+    """
+    ad = id_data.animation_data_create()
+    if action is None:
+        ad.action = None
+        return None
+    if not SLOTTED_ACTIONS:
+        id_type = id_type_of(id_data)
+        if action.id_root != id_type:
+            action.id_root = id_type
+        ad.action = action
+        return None
+    slot = ensure_slot(action, id_data)
+    ad.action = action
+    if ad.action_slot != slot:
+        ad.action_slot = slot
+    return slot
+
+
+def assigned_slot(id_data: Any) -> Any:
+    """The action slot assigned on `id_data` (None before 4.4 or when nothing is assigned)."""
+    ad = getattr(id_data, "animation_data", None)
+    if not SLOTTED_ACTIONS or ad is None:
+        return None
+    return ad.action_slot
+
+
+def action_fcurves(action: Any, id_data: Any) -> list[Any]:
+    """The F-curves of `action` that animate `id_data` (for reading); [] when there are none."""
+    if action is None:
+        return []
+    container = existing_container(action, id_data)
+    return [] if container is None else list(container.fcurves)

@@ -1,0 +1,144 @@
+"""Scene settings (saved with the .blend) and the job status (window manager: not saved, not
+part of undo, so progress updates never create undo steps)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+# The 25 BEAT2 English speakers: (BEAT id, name). The model's speaker index is id - 1, except
+# 30, 28 and 27, which take the rows left free by the ids missing from BEAT2 English.
+BEAT2_SPEAKERS: tuple[tuple[int, str], ...] = (
+    (1, "wayne"), (2, "scott"), (3, "solomon"), (4, "lawrence"), (5, "stewart"), (6, "carla"),
+    (7, "sophie"), (9, "miranda"), (10, "kieks"), (11, "nidal"), (12, "zhao"), (13, "lu"),
+    (15, "carlos"), (16, "jorge"), (17, "itoi"), (18, "daiki"), (20, "li"), (21, "ayana"),
+    (22, "luqi"), (23, "hailing"), (24, "kexin"), (25, "goto"), (27, "yingqing"),
+    (28, "tiffnay"), (30, "katya"),
+)
+_REMAPPED = {30: 7, 28: 13, 27: 18}
+DEFAULT_SPEAKER = "scott"
+LOCKABLE = ("upper", "hands", "face", "lower")
+
+
+def speaker_index(beat_id: int) -> int:
+    """The model's speaker index for a BEAT2 speaker id."""
+    return _REMAPPED.get(beat_id, beat_id - 1)
+
+
+SPEAKER_ITEMS = [
+    (name, f"{beat_id} {name.capitalize()}",
+     f"BEAT2 speaker {beat_id} ({name}), model speaker index {speaker_index(beat_id)}",
+     speaker_index(beat_id))
+    for beat_id, name in BEAT2_SPEAKERS
+]
+
+
+def _is_armature(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class RAGGestureSettings(bpy.types.PropertyGroup):
+    """Per-scene inputs of Generate / Regenerate range (``scene.rag_gesture``)."""
+
+    armature: PointerProperty(
+        name="Armature", type=bpy.types.Object, poll=_is_armature,
+        description="Armature that receives the motion (empty: the active object)")
+
+    audio_source: EnumProperty(
+        name="Audio", default="ACTIVE_STRIP",
+        items=[("ACTIVE_STRIP", "Active Sound Strip",
+                "The active strip of the Sequencer if it is a sound strip, else the only "
+                "sound strip of the scene"),
+               ("NAMED_STRIP", "Named Sound Strip", "The sound strip with the name below"),
+               ("FILE", "Audio File", "An audio file that is not on the timeline")])
+    audio_strip: StringProperty(name="Sound Strip", description="Name of the sound strip")
+    audio_file: StringProperty(name="Audio File", subtype="FILE_PATH",
+                               description="Audio file (WAV, FLAC, OGG...)")
+    audio_file_frame: IntProperty(
+        name="Starts at Frame", default=1,
+        description="Timeline frame where the audio file's first sample sits")
+
+    transcript_source: EnumProperty(
+        name="Words", default="TEXT_STRIPS",
+        items=[("TEXT_STRIPS", "Text Strips",
+                "Text strips on one Sequencer channel: each strip's text is spoken during "
+                "the strip"),
+               ("TEXT_BLOCK", "Text Block", "The words typed in a Text datablock (untimed)"),
+               ("FILE", "Transcript File", "A TXT, SRT, WebVTT, Praat TextGrid or JSON file"),
+               ("NONE", "From Audio", "No transcript: the words are recognised from the audio")])
+    transcript_channel: IntProperty(name="Channel", default=2, min=1, max=128,
+                                    description="Sequencer channel of the text strips")
+    transcript_text: PointerProperty(name="Text", type=bpy.types.Text,
+                                     description="Text datablock with the spoken words")
+    transcript_file: StringProperty(name="Transcript File", subtype="FILE_PATH",
+                                    description="TXT, SRT, VTT, TextGrid or JSON transcript")
+    allow_mismatch: BoolProperty(
+        name="Ignore Transcript Mismatch", default=False,
+        description="Go on when the words do not seem to match the audio")
+
+    speaker: EnumProperty(name="Speaker", items=SPEAKER_ITEMS, default=DEFAULT_SPEAKER,
+                          description="Gesture style of one of the 25 BEAT2 speakers")
+    seed: IntProperty(name="Seed", default=0, min=0,
+                      description="Same seed and inputs give the same motion")
+    takes: IntProperty(name="Takes", default=1, min=1, max=32,
+                       description="Number of different takes made at once (one action each)")
+    steps: IntProperty(name="Steps", default=50, min=5, max=1000,
+                       description="Diffusion steps: 50 is the released setting; fewer is "
+                       "faster and rougher")
+
+    range_mode: EnumProperty(
+        name="Range", default="PREVIEW",
+        items=[("PREVIEW", "Preview Range",
+                "The timeline's preview range (the scene range when it is off)"),
+               ("CUSTOM", "Frames", "The frames typed below")])
+    range_start: IntProperty(name="Start", default=1, description="First frame to regenerate")
+    range_end: IntProperty(name="End", default=48,
+                           description="Last frame to regenerate (included)")
+    lock_upper: BoolProperty(name="Upper Body", description="Keep the upper body as it is")
+    lock_hands: BoolProperty(name="Hands", description="Keep the fingers as they are")
+    lock_face: BoolProperty(name="Face", description="Keep jaw, eyes and expressions as they are")
+    lock_lower: BoolProperty(
+        name="Lower Body", description="Keep legs, root orientation and translation as they are")
+    margin: FloatProperty(name="Blend Margin", default=0.5, min=0.0, max=10.0, precision=2,
+                          description="Seconds on each side of the range over which the new "
+                          "motion is blended into the old one")
+
+    def locks(self) -> list[str]:
+        return [p for p in LOCKABLE if getattr(self, f"lock_{p}")]
+
+
+class RAGGestureJob(bpy.types.PropertyGroup):
+    """What the panel and status bar show about the running or last job (``wm.rag_gesture``)."""
+
+    running: BoolProperty(name="Running")
+    kind: StringProperty(name="Job")
+    stage: StringProperty(name="Stage")
+    fraction: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
+    message: StringProperty(name="Message")
+    level: EnumProperty(name="Level", items=[("INFO", "Info", ""), ("WARNING", "Warning", ""),
+                                             ("ERROR", "Error", "")], default="INFO")
+    setup_running: BoolProperty(name="Set-up Running")
+
+
+CLASSES = (RAGGestureSettings, RAGGestureJob)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.rag_gesture = PointerProperty(type=RAGGestureSettings)
+    bpy.types.WindowManager.rag_gesture = PointerProperty(type=RAGGestureJob)
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.rag_gesture
+    del bpy.types.Scene.rag_gesture
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

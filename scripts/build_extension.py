@@ -1,0 +1,142 @@
+"""Build the installable extension: dist/rag_gesture-<version>.zip.
+
+    python scripts/build_extension.py [--output-dir dist] [--blender-ext PATH] [--no-validate]
+
+The zip has blender_manifest.toml at its root next to the add-on's modules (rag_gesture_addon/
+*.py), plus the backend's sources under backend_src/ (backend/**/*.py, pyproject.toml,
+README.md) so the add-on's "Set up backend" button can `pip install` them into a venv. No
+torch, no wheels: the backend's heavy dependencies are installed by that button.
+
+The manifest is validated, and the zip built, by `blender_ext.py` (Blender's own extension
+tool, shipped inside Blender and inside the PyPI `bpy` wheel at
+`bpy/<ver>/scripts/addons_core/bl_pkg/cli/blender_ext.py`). It is found through --blender-ext,
+$BLENDER_EXT, the `bpy` module of this interpreter, or the repository's .venv / .venv-bpy42.
+With --no-validate and no blender_ext.py, the zip is written with zipfile instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ADDON = REPO / "rag_gesture_addon"
+MANIFEST = REPO / "blender_manifest.toml"
+BACKEND_DIR = "backend_src"
+
+
+def find_blender_ext(explicit: str | None = None) -> Path | None:
+    """Blender's blender_ext.py: argument, $BLENDER_EXT, this Python's bpy, the repo venvs."""
+    for cand in (explicit, os.environ.get("BLENDER_EXT")):
+        if cand:
+            return Path(cand) if Path(cand).is_file() else None
+    roots = []
+    spec = importlib.util.find_spec("bpy")  # locates the wheel without importing Blender
+    if spec is not None and spec.submodule_search_locations:
+        roots += list(spec.submodule_search_locations)
+    for venv in (".venv", ".venv-bpy42"):
+        roots += glob.glob(str(REPO / venv / "lib" / "python3*" / "site-packages" / "bpy"))
+    for root in roots:
+        found = sorted(glob.glob(os.path.join(
+            root, "*", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")))
+        if found:
+            return Path(found[-1])
+    return None
+
+
+def stage(dest: Path) -> None:
+    """Lay out the extension's files in `dest` (the future zip root)."""
+    shutil.copy2(MANIFEST, dest / "blender_manifest.toml")
+    for src in sorted(ADDON.glob("*.py")):
+        shutil.copy2(src, dest / src.name)
+    for name in ("LICENSE", "LICENSE.txt", "COPYING"):
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, dest / name)
+    backend = dest / BACKEND_DIR
+    for src in sorted((REPO / "backend").rglob("*.py")):
+        if "__pycache__" in src.parts:
+            continue
+        out = backend / src.relative_to(REPO)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, out)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, backend / name)
+
+
+def run_tool(tool: Path, *args: str) -> None:
+    proc = subprocess.run([sys.executable, str(tool), *args], capture_output=True, text=True)
+    out = (proc.stdout + proc.stderr).strip()
+    if out:
+        print(out)
+    if proc.returncode != 0:
+        raise SystemExit(f"blender_ext.py {args[0]} failed (exit code {proc.returncode})")
+
+
+def write_zip(src: Path, out: Path) -> None:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(src.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(src).as_posix())
+
+
+def build(output_dir: Path, blender_ext: str | None = None, validate: bool = True) -> Path:
+    manifest = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
+    out = output_dir / f"{manifest['id']}-{manifest['version']}.zip"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tool = find_blender_ext(blender_ext)
+    if tool is None and validate:
+        raise SystemExit("blender_ext.py not found: install the bpy wheel (bash "
+                         "scripts/setup_blender_tests.sh), pass --blender-ext PATH, or use "
+                         "--no-validate")
+    with tempfile.TemporaryDirectory(prefix="rag-gesture-ext-") as tmp:
+        root = Path(tmp) / manifest["id"]
+        root.mkdir()
+        stage(root)
+        if out.exists():
+            out.unlink()
+        if tool is not None:
+            run_tool(tool, "validate", str(root))
+            run_tool(tool, "build", "--source-dir", str(root), "--output-filepath", str(out))
+        else:
+            write_zip(root, out)
+    check(out)
+    return out
+
+
+def check(zip_path: Path) -> None:
+    """What must (and must not) be in the zip."""
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+    needed = {"blender_manifest.toml", "__init__.py", f"{BACKEND_DIR}/pyproject.toml",
+              f"{BACKEND_DIR}/backend/cli/__init__.py"}
+    missing = needed - names
+    if missing:
+        raise SystemExit(f"{zip_path} lacks {sorted(missing)}")
+    bad = [n for n in names if n.endswith((".pth", ".pt", ".whl")) or "/torch/" in n]
+    if bad:
+        raise SystemExit(f"{zip_path} must not contain {bad[:5]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--output-dir", default=str(REPO / "dist"))
+    ap.add_argument("--blender-ext", help="path of Blender's blender_ext.py")
+    ap.add_argument("--no-validate", action="store_true",
+                    help="without blender_ext.py, write the zip with zipfile (not validated)")
+    args = ap.parse_args(argv)
+    out = build(Path(args.output_dir), args.blender_ext, validate=not args.no_validate)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
