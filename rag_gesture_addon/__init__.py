@@ -1,19 +1,37 @@
-"""RAG-Gesture add-on for Blender (stub).
+"""RAG-Gesture for Blender: co-speech body, hand and face motion from a dialogue line.
 
-This is a placeholder until the Blender add-on work lands. It registers nothing, so enabling it
-is harmless. The real add-on will gather the sound strip, transcript and rig from the scene,
-start the torch backend as a separate worker process and write the returned motion as keyframes
-(see docs/architecture.md).
+The add-on reads the sound strip and the words from the timeline, starts the PyTorch backend
+as a separate worker process (``client``), and writes the motion it returns as keyframes on
+an SMPL-X armature (``keys``), one action per take; a frame range can be regenerated while
+the rest of the motion, including hand edits, stays as it is. See docs/architecture.md.
 
 Rules for this package: it runs inside Blender's own Python, so it never imports torch (the
-backend lives in another process), and this module imports nothing from ``bpy`` at import time,
-so it can be imported and tested without Blender.
+backend lives in another process), and this module imports nothing from ``bpy`` at import
+time, so ``client`` and ``jobs`` can be imported and tested without Blender.
 """
+
+from __future__ import annotations
+
+_MODULES = ("props", "prefs", "operators", "panels")
+
+
+def _modules() -> list:
+    import importlib
+
+    return [importlib.import_module(f".{name}", __package__) for name in _MODULES]
 
 
 def register() -> None:
-    """Register the add-on's classes with Blender. Nothing to register yet."""
+    """Register properties, preferences, operators and panels."""
+    for module in _modules():
+        module.register()
 
 
 def unregister() -> None:
-    """Unregister everything ``register`` registered. Nothing to undo yet."""
+    """Stop the worker and unregister everything ``register`` registered."""
+    from . import client
+
+    for module in reversed(_modules()):
+        module.unregister()
+    client.stop_worker()
+    client.remove_scratch()

@@ -416,6 +416,26 @@ def ensure_worker(config: WorkerConfig) -> WorkerClient:
     return _worker
 
 
+_scratch: str | None = None
+
+
+def scratch_dir() -> str:
+    """A private folder for files the add-on hands to the worker that must outlive a worker
+    restart (copies of packed sounds); removed by `remove_scratch` when the add-on is
+    disabled."""
+    global _scratch
+    if _scratch is None or not os.path.isdir(_scratch):
+        _scratch = tempfile.mkdtemp(prefix="rag-gesture-addon-")
+    return _scratch
+
+
+def remove_scratch() -> None:
+    global _scratch
+    if _scratch is not None:
+        shutil.rmtree(_scratch, ignore_errors=True)
+        _scratch = None
+
+
 def stop_worker(timeout: float = 3.0) -> None:
     global _worker, _last_exit
     if _worker is not None:

@@ -129,8 +129,8 @@ def fcurve_container(action: Any, id_data: Any, id_type: str | None = None) -> A
     if needed: the action itself in 4.2, the slot's channelbag in 4.4+."""
     id_type = id_type or id_type_of(id_data)
     if not SLOTTED_ACTIONS:
-        if action.id_root != id_type:
-            action.id_root = id_type  # so the action can be assigned to this kind of ID
+        # Set, never compared: reading a fresh action's id_root makes 4.2 print a warning.
+        action.id_root = id_type  # so the action can be assigned to this kind of ID
         return action
     slot = ensure_slot(action, id_data, id_type)
     if not LEGACY_ACTION_API:
@@ -182,9 +182,7 @@ def assign_action(id_data: Any, action: Any) -> Any:
         ad.action = None
         return None
     if not SLOTTED_ACTIONS:
-        id_type = id_type_of(id_data)
-        if action.id_root != id_type:
-            action.id_root = id_type
+        action.id_root = id_type_of(id_data)
         ad.action = action
         return None
     slot = ensure_slot(action, id_data)

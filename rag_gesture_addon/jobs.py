@@ -400,8 +400,11 @@ def doctor_command(python: str, weights: str = "", checkpoint: str = "",
     return cmd
 
 
-def doctor_findings(lines: Sequence[str], returncode: int | None) -> list[str]:
-    """The doctor's output as plain sentences: what is missing and what to do."""
+def doctor_findings(lines: Sequence[str], returncode: int | None,
+                    ignore: Sequence[str] = ()) -> list[str]:
+    """The doctor's output as plain sentences: what is missing and what to do. Lines that
+    mention a word of `ignore` are left out (e.g. speech models given as local folders,
+    which the doctor does not know about)."""
     out: list[str] = []
     text = "\n".join(lines)
     if "No module named 'backend'" in text or "No module named backend" in text:
@@ -410,6 +413,8 @@ def doctor_findings(lines: Sequence[str], returncode: int | None) -> list[str]:
         return ["PyTorch is not installed in this interpreter: press Set up backend."]
     for ln in lines:
         s = ln.strip()
+        if any(word in s for word in ignore):
+            continue
         if "MISSING" in s:
             out.append(f"Missing Python package: {s.split()[0]} (press Set up backend).")
         elif s.startswith("device:"):

@@ -1,0 +1,454 @@
+"""Write and read SMPL-X motion as F-curves on the rig built by `rig` (one action per take).
+
+Every key goes through ``keyframe_points.add`` + ``foreach_set`` (never ``keyframe_insert``,
+which is 100x+ slower and grows with curve length). Layout of a take:
+
+* the armature action: ``pose.bones["<joint>"].rotation_quaternion`` [0..3] for the 55 joints
+  (group = the joint name) and ``pose.bones["pelvis"].location`` [0..2] (root translation,
+  SMPL-X ``trans`` unchanged: see the rig convention in `rig`);
+* when the rig has an expression mesh and the motion has expressions: a second action on the
+  mesh's Key datablock with ``key_blocks["Exp000"].value`` .. ``Exp099`` (group
+  "Expressions"), linked from the armature action by the custom property
+  ``rag_gesture_expression_action``.
+
+Both actions carry ``rag_gesture_rig_id`` = the armature's id (`rig.rig_id`), so takes stay
+attached to their armature through renames, and a fake user, so unused takes survive saving.
+Keys are LINEAR, one per scene frame from ``start_frame``; scene frame ``start_frame + k``
+holds the motion at time k / scene_fps (slerp resampling of rotations, linear otherwise).
+Quaternions are hemisphere-continuous along time so linear interpolation takes the short arc.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import compat
+from .motion_arrays import (
+    as_poses,
+    axis_angle_to_quaternion,
+    hemisphere_continuous,
+    quaternion_to_axis_angle,
+    resample_linear,
+    resample_quaternions,
+)
+from .rig import expression_mesh, missing_bones, rig_id
+from .skeleton_data import EXPRESSION_KEY_NAMES, JOINT_NAMES, NUM_EXPRESSIONS, NUM_JOINTS
+
+TAKE_PROP = "rag_gesture_rig_id"  # on armature actions: the rig they are a take of
+EXPRESSIONS_OF_PROP = "rag_gesture_expressions_of"  # on Key actions: the rig id
+EXPRESSION_ACTION_PROP = "rag_gesture_expression_action"  # armature action -> its Key action
+ROOT_JOINT = "pelvis"
+EXPRESSION_GROUP = "Expressions"
+LINEAR = 1  # Keyframe.interpolation enum value of 'LINEAR'
+
+LOCATION_PATH = f'pose.bones["{ROOT_JOINT}"].location'
+
+
+def rotation_path(joint: str) -> str:
+    """Data path of a joint's quaternion on the armature object."""
+    return f'pose.bones["{joint}"].rotation_quaternion'
+
+
+def expression_path(key_name: str) -> str:
+    """Data path of a shape-key value on the Key datablock."""
+    return f'key_blocks["{key_name}"].value'
+
+
+# (data_path, array_index, group): armature rows are the 55 joints' w,x,y,z, then trans x,y,z.
+ARMATURE_CHANNELS: tuple[tuple[str, int, str], ...] = tuple(
+    (rotation_path(joint), i, joint) for joint in JOINT_NAMES for i in range(4)
+) + tuple((LOCATION_PATH, i, ROOT_JOINT) for i in range(3))
+EXPRESSION_CHANNELS: tuple[tuple[str, int, str], ...] = tuple(
+    (expression_path(name), 0, EXPRESSION_GROUP) for name in EXPRESSION_KEY_NAMES
+)
+# Value of a channel with no F-curve: identity rotation, zero translation / expression.
+_ARMATURE_DEFAULTS = np.array([1.0, 0.0, 0.0, 0.0] * NUM_JOINTS + [0.0, 0.0, 0.0])
+
+# Keyframe attributes saved and restored by `replace_range`: name -> (dtype, width).
+_KEY_ATTRS: dict[str, tuple[type, int]] = {
+    "co": (np.float32, 2),
+    "handle_left": (np.float32, 2),
+    "handle_right": (np.float32, 2),
+    "interpolation": (np.int32, 1),
+    "handle_left_type": (np.int32, 1),
+    "handle_right_type": (np.int32, 1),
+    "type": (np.int32, 1),
+    "easing": (np.int32, 1),
+    "back": (np.float32, 1),
+    "amplitude": (np.float32, 1),
+    "period": (np.float32, 1),
+    "select_control_point": (np.bool_, 1),
+    "select_left_handle": (np.bool_, 1),
+    "select_right_handle": (np.bool_, 1),
+}
+
+
+# ------------------------------------------------------------------------------ preparing
+def _prepare(
+    poses: Any,
+    trans: Any,
+    expressions: Any,
+    src_fps: float,
+    scene_fps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate and resample to the scene rate: (M, 55, 4) quats, (M, 3), (M, 100) | None."""
+    pose = as_poses(poses)
+    n = pose.shape[0]
+    if n == 0:
+        raise ValueError("the motion has no frames.")
+    tr = np.asarray(trans, dtype=np.float64)
+    if tr.shape != (n, 3):
+        raise ValueError(f"trans must be ({n}, 3) to match poses, got {tr.shape}.")
+    exp = None
+    if expressions is not None:
+        raw = np.asarray(expressions, dtype=np.float64)
+        if raw.ndim != 2 or raw.shape[0] != n:
+            raise ValueError(f"expressions must be ({n}, K), got {raw.shape}.")
+        exp = np.zeros((n, NUM_EXPRESSIONS))
+        k = min(NUM_EXPRESSIONS, raw.shape[1])
+        exp[:, :k] = raw[:, :k]
+    q = axis_angle_to_quaternion(pose)
+    if float(src_fps) != float(scene_fps):
+        q = resample_quaternions(q, src_fps, scene_fps)
+        tr = resample_linear(tr, src_fps, scene_fps)
+        exp = None if exp is None else resample_linear(exp, src_fps, scene_fps)
+    else:
+        for name, fps in (("src_fps", src_fps), ("scene_fps", scene_fps)):
+            if not (math.isfinite(fps) and fps > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {fps!r}.")
+    return q, tr, exp
+
+
+def _armature_rows(q: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """(M, 55, 4) quats + (M, 3) trans -> (223, M) values in ARMATURE_CHANNELS order."""
+    m = q.shape[0]
+    return np.concatenate([q.transpose(1, 2, 0).reshape(4 * NUM_JOINTS, m), trans.T], axis=0)
+
+
+def _require_rig(obj: Any) -> None:
+    missing = missing_bones(obj)
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"'{getattr(obj, 'name', obj)}' is not an SMPL-X armature: "
+            f"{len(missing)} bones are missing ({shown})."
+        )
+
+
+# -------------------------------------------------------------------------------- writing
+def _write_curves(
+    container: Any,
+    channels: tuple[tuple[str, int, str], ...],
+    frames: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """New F-curves with one LINEAR key per frame: (C, M) values at (M,) frames."""
+    m = len(frames)
+    co = np.empty((len(channels), m, 2), dtype=np.float32)
+    co[:, :, 0] = frames
+    co[:, :, 1] = values
+    interpolation = np.full(m, LINEAR, dtype=np.int32)
+    for c, (path, index, group) in enumerate(channels):
+        fc = compat.new_fcurve(container, path, index, group)
+        points = fc.keyframe_points
+        points.add(m)
+        points.foreach_set("co", co[c].ravel())
+        points.foreach_set("interpolation", interpolation)
+        fc.update()
+
+
+def _new_action(name: str, owner_prop: str, owner: str) -> Any:
+    import bpy
+
+    action = bpy.data.actions.new(name)
+    action.use_fake_user = True  # a take that is not in use must survive saving
+    action[owner_prop] = owner
+    return action
+
+
+def write_motion(
+    obj: Any,
+    poses: Any,
+    trans: Any,
+    expressions: Any = None,
+    src_fps: float = 30.0,
+    scene_fps: float = 30.0,
+    start_frame: int = 1,
+    action_name: str = "RAG-Gesture",
+) -> Any:
+    """Write a motion as a NEW take on the SMPL-X armature `obj` and make it active.
+
+    poses (N, 55, 3) or (N, 165) SMPL-X axis-angle, trans (N, 3) metres (SMPL-X frame),
+    expressions (N, <=100) or None, sampled at `src_fps`. Keys land at scene frames
+    start_frame + k (k / scene_fps seconds). Returns the armature action (Blender may suffix
+    `action_name` with .001 when the name is taken); its Key action, if any, is
+    ``action["rag_gesture_expression_action"]``. Expressions are skipped when the rig has
+    no expression mesh.
+    """
+    _require_rig(obj)
+    q, tr, exp = _prepare(poses, trans, expressions, src_fps, scene_fps)
+    q = hemisphere_continuous(q, axis=0)
+    frames = int(start_frame) + np.arange(q.shape[0], dtype=np.float64)
+    owner = rig_id(obj)
+
+    action = _new_action(action_name, TAKE_PROP, owner)
+    container = compat.fcurve_container(action, obj, "OBJECT")
+    _write_curves(container, ARMATURE_CHANNELS, frames, _armature_rows(q, tr))
+
+    mesh = expression_mesh(obj)
+    if exp is not None and mesh is not None:
+        key = mesh.data.shape_keys
+        key_action = _new_action(f"{action.name}_expressions", EXPRESSIONS_OF_PROP, owner)
+        key_container = compat.fcurve_container(key_action, key, "KEY")
+        _write_curves(key_container, EXPRESSION_CHANNELS, frames, exp.T)
+        action[EXPRESSION_ACTION_PROP] = key_action
+    _activate(obj, action)
+    return action
+
+
+# -------------------------------------------------------------------------------- takes
+def _activate(obj: Any, action: Any) -> None:
+    """Assign the take's actions: armature (+ slot) and, when present, its Key action."""
+    compat.assign_action(obj, action)
+    mesh = expression_mesh(obj)
+    if mesh is None:
+        return
+    key = mesh.data.shape_keys
+    key_action = action.get(EXPRESSION_ACTION_PROP)
+    if key_action is not None:
+        compat.assign_action(key, key_action)
+        return
+    current = key.animation_data.action if key.animation_data is not None else None
+    if current is not None and current.get(EXPRESSIONS_OF_PROP) is not None:
+        compat.assign_action(key, None)  # another take's face must not stay on this take
+
+
+def list_takes(obj: Any) -> list[str]:
+    """Names of the armature actions written for `obj` (its takes), sorted by name."""
+    import bpy
+
+    owner = rig_id(obj, create=False)
+    if owner is None:
+        return []
+    return sorted(a.name for a in bpy.data.actions if a.get(TAKE_PROP) == owner)
+
+
+def current_take(obj: Any) -> str | None:
+    """Name of the active action of `obj` when it is one of its takes, else None."""
+    ad = obj.animation_data
+    action = ad.action if ad is not None else None
+    if action is None or action.get(TAKE_PROP) != rig_id(obj, create=False):
+        return None
+    return action.name
+
+
+def use_take(obj: Any, action_name: str) -> Any:
+    """Make take `action_name` (see `list_takes`) the active motion of `obj`."""
+    import bpy
+
+    action = bpy.data.actions.get(action_name)
+    if action is None or action.get(TAKE_PROP) != rig_id(obj, create=False):
+        raise ValueError(f"'{obj.name}' has no take named '{action_name}'.")
+    _activate(obj, action)
+    return action
+
+
+# -------------------------------------------------------------------------------- reading
+def _key_co(fc: Any) -> np.ndarray:
+    """(K, 2) float32 (frame, value) of an F-curve's keys."""
+    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    return co.reshape(-1, 2)
+
+
+def _sample(fc: Any, frames: np.ndarray, default: float) -> np.ndarray:
+    """Curve values at integer frames: the keys themselves when there is exactly one key per
+    frame and no modifier (exact and fast), else ``fcurve.evaluate`` per frame."""
+    if fc is None or len(fc.keyframe_points) == 0:
+        return np.full(len(frames), default)
+    co = _key_co(fc)
+    if len(co) == len(frames) and len(fc.modifiers) == 0 and np.array_equal(co[:, 0], frames):
+        return co[:, 1].astype(np.float64)
+    evaluate = fc.evaluate
+    return np.fromiter((evaluate(f) for f in frames.tolist()), dtype=np.float64, count=len(frames))
+
+
+def _curves_by_channel(action: Any, id_data: Any) -> dict[tuple[str, int], Any]:
+    return {(fc.data_path, fc.array_index): fc for fc in compat.action_fcurves(action, id_data)}
+
+
+def _expression_action(obj: Any) -> tuple[Any, Any]:
+    """(Key datablock, its active action) of the rig's expression mesh; (None, None) if none."""
+    mesh = expression_mesh(obj)
+    if mesh is None:
+        return None, None
+    key = mesh.data.shape_keys
+    ad = key.animation_data
+    return key, (ad.action if ad is not None else None)
+
+
+def read_motion(obj: Any, scene_fps: float) -> dict[str, Any]:
+    """Read the active take of `obj` back as SMPL-X arrays at the scene rate.
+
+    Covers every integer frame from the first to the last key of the armature action,
+    including the animator's edits. Returns dict(poses (M, 55, 3) axis-angle with angles in
+    [0, pi], trans (M, 3), expressions (M, 100) or None when the face is not animated,
+    fps=scene_fps, start_frame). Channels without an F-curve read as rest / zero.
+    """
+    _require_rig(obj)
+    ad = obj.animation_data
+    action = ad.action if ad is not None else None
+    if action is None:
+        raise ValueError(f"'{obj.name}' has no animation to read.")
+    curves = _curves_by_channel(action, obj)
+    chosen = [curves.get((path, index)) for path, index, _ in ARMATURE_CHANNELS]
+    xs = [_key_co(fc)[:, 0] for fc in chosen if fc is not None and len(fc.keyframe_points)]
+    if not xs:
+        raise ValueError(f"'{obj.name}': action '{action.name}' has no SMPL-X keys.")
+    first = math.floor(min(float(x.min()) for x in xs) + 1e-6)
+    last = math.ceil(max(float(x.max()) for x in xs) - 1e-6)
+    frames = np.arange(first, last + 1, dtype=np.float64)
+
+    defaults = _ARMATURE_DEFAULTS
+    rows = np.stack([_sample(fc, frames, d) for fc, d in zip(chosen, defaults, strict=True)])
+    q = rows[: 4 * NUM_JOINTS].reshape(NUM_JOINTS, 4, -1).transpose(2, 0, 1)
+    poses = quaternion_to_axis_angle(q)
+    trans = rows[4 * NUM_JOINTS :].T.copy()
+
+    expressions = None
+    key, key_action = _expression_action(obj)
+    if key_action is not None:
+        kcurves = _curves_by_channel(key_action, key)
+        columns = [kcurves.get((path, index)) for path, index, _ in EXPRESSION_CHANNELS]
+        expressions = np.stack([_sample(fc, frames, 0.0) for fc in columns], axis=1)
+    return {
+        "poses": poses,
+        "trans": trans,
+        "expressions": expressions,
+        "fps": float(scene_fps),
+        "start_frame": int(first),
+    }
+
+
+# ---------------------------------------------------------------------- range replacement
+def _read_keys(points: Any) -> dict[str, np.ndarray]:
+    n = len(points)
+    out = {}
+    for name, (dtype, width) in _KEY_ATTRS.items():
+        buf = np.empty(n * width, dtype=dtype)
+        points.foreach_get(name, buf)
+        out[name] = buf.reshape(n, width) if width > 1 else buf
+    return out
+
+
+def _splice_keys(fc: Any, frames: np.ndarray, values: np.ndarray, lo: int, hi: int) -> None:
+    """Replace the keys of `fc` with frame in [lo, hi) by LINEAR keys (frames, values).
+
+    Every other key keeps all its attributes (co, handles, handle types, interpolation,
+    easing, key type, selection) exactly; auto handles are then recalculated by Blender as
+    usual, which only changes handles next to the range.
+    """
+    points = fc.keyframe_points
+    old = _read_keys(points)
+    x = old["co"][:, 0]
+    before = np.nonzero(x < lo)[0]
+    after = np.nonzero(x >= hi)[0]
+    nb, nn = len(before), len(frames)
+    total = nb + nn + len(after)
+    points.clear()
+    points.add(total)
+    merged = _read_keys(points)  # the new keys' defaults (user preferences) for every attr
+    for name, arr in merged.items():
+        arr[:nb] = old[name][before]
+        arr[nb + nn :] = old[name][after]
+    new_co = np.stack([frames, values], axis=1).astype(np.float32)
+    for name in ("co", "handle_left", "handle_right"):
+        merged[name][nb : nb + nn] = new_co
+    merged["interpolation"][nb : nb + nn] = LINEAR
+    for name, arr in merged.items():
+        points.foreach_set(name, arr.ravel())
+    fc.update()
+
+
+def _splice_channels(
+    container: Any,
+    channels: tuple[tuple[str, int, str], ...],
+    frames: np.ndarray,
+    values: np.ndarray,
+    lo: int,
+    hi: int,
+) -> None:
+    for c, (path, index, group) in enumerate(channels):
+        fc = compat.find_fcurve(container, path, index)
+        if fc is None:
+            fc = compat.new_fcurve(container, path, index, group)
+        _splice_keys(fc, frames, values[c], lo, hi)
+
+
+def _neighbour_quaternions(container: Any, frame: float, fallback: np.ndarray) -> np.ndarray:
+    """(55, 4) current rotations at `frame` (per joint; `fallback` rows where unkeyed)."""
+    out = np.array(fallback, dtype=np.float64)
+    for j, joint in enumerate(JOINT_NAMES):
+        curves = [compat.find_fcurve(container, rotation_path(joint), i) for i in range(4)]
+        if all(fc is not None and len(fc.keyframe_points) for fc in curves):
+            out[j] = [fc.evaluate(frame) for fc in curves]
+    return out
+
+
+def replace_range(
+    obj: Any,
+    poses: Any,
+    trans: Any,
+    expressions: Any,
+    src_fps: float,
+    scene_fps: float,
+    start_frame: int,
+    lo: int,
+    hi: int,
+) -> Any:
+    """Rewrite only the keys with frame in [lo, hi) of the active take of `obj`.
+
+    The new motion is placed like `write_motion` places it (sample k at scene frame
+    start_frame + k after resampling) and must cover every frame of [lo, hi); only those
+    frames are used. Keys outside the range are left exactly as they are (see
+    `_splice_keys`). The new quaternions are put on the hemisphere of the key just before
+    the range so the join interpolates the short way. Returns the armature action.
+    """
+    lo, hi = int(lo), int(hi)
+    if hi <= lo:
+        raise ValueError(f"empty frame range [{lo}, {hi}).")
+    _require_rig(obj)
+    ad = obj.animation_data
+    action = ad.action if ad is not None else None
+    if action is None:
+        raise ValueError(f"'{obj.name}' has no take to change; generate one first.")
+    q, tr, exp = _prepare(poses, trans, expressions, src_fps, scene_fps)
+    frames = int(start_frame) + np.arange(q.shape[0], dtype=np.float64)
+    sel = (frames >= lo) & (frames < hi)
+    if int(sel.sum()) != hi - lo:
+        raise ValueError(
+            f"the new motion covers frames {int(frames[0])}..{int(frames[-1])}, which does not "
+            f"include the whole range {lo}..{hi - 1}."
+        )
+    frames, q, tr = frames[sel], q[sel], tr[sel]
+    container = compat.fcurve_container(action, obj, "OBJECT")
+    reference = _neighbour_quaternions(container, lo - 1, q[0])
+    q = hemisphere_continuous(q, axis=0, reference=reference)
+    _splice_channels(container, ARMATURE_CHANNELS, frames, _armature_rows(q, tr), lo, hi)
+
+    mesh = expression_mesh(obj)
+    if exp is not None and mesh is not None:
+        key = mesh.data.shape_keys
+        key_action = action.get(EXPRESSION_ACTION_PROP)
+        if key_action is None:
+            key_action = _new_action(
+                f"{action.name}_expressions", EXPRESSIONS_OF_PROP, rig_id(obj)
+            )
+            action[EXPRESSION_ACTION_PROP] = key_action
+        key_container = compat.fcurve_container(key_action, key, "KEY")
+        _splice_channels(key_container, EXPRESSION_CHANNELS, frames, exp[sel].T, lo, hi)
+        compat.assign_action(key, key_action)
+    return action

@@ -1,0 +1,448 @@
+"""Generate / Regenerate range end to end, with a REAL worker subprocess.
+
+The worker runs in the backend interpreter (``backend_python``: it has torch; this process,
+Blender's, never imports it) on the small official-layout test checkpoint and tiny random
+speech models, built once for this module by that interpreter. Tiny models never match
+the words, so every request allows a mismatch. Speech is real (espeak-ng).
+
+The operators are driven step by step: timers never run headless, so the tests call the
+operator logic's ``begin()`` and then ``modal()`` with fake TIMER / ESC events, exactly what
+Blender does with a modal operator; the blocking ``execute()`` path is covered with
+``bpy.ops`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+
+TIMEOUT = 90.0
+BUILD_ASSETS = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from parity_layout import build_official_layout, parity_dir
+    from speech_audio import speak
+    from speech_models import make_bert, make_wav2vec
+    root = Path(sys.argv[2])
+    sentence = ("Today I want to show you something really important. Look at this big "
+                "circle, and then we go over there, because the answer is simple. ")
+    out = {
+        "checkpoint": str(build_official_layout(parity_dir(), root / "weights")),
+        "bert": str(make_bert(root / "bert")),
+        "wav2vec": str(make_wav2vec(root / "wav2vec")),
+        "short": str(speak("Hello world, this is a very important point.", root / "line.wav")),
+        "long": str(speak(sentence * 3, root / "long.wav")),
+    }
+    print("ASSETS " + json.dumps(out))
+""")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def assets(backend_python, repo_root, tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("gesture_assets")
+    proc = subprocess.run([str(backend_python), "-c", BUILD_ASSETS, str(repo_root / "tests"),
+                           str(root)], capture_output=True, text=True, timeout=300,
+                          cwd=repo_root)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ASSETS ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
+    out = json.loads(lines[-1][len("ASSETS "):])
+    out["empty"] = str(root / "no_weights")
+    os.makedirs(out["empty"], exist_ok=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mods(addon, addon_module):
+    return {name: addon_module(name) for name in ("client", "jobs", "keys", "operators",
+                                                   "timeline", "compat", "rig", "prefs",
+                                                   "motion_arrays")}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stop_worker_at_end(mods):
+    yield
+    mods["client"].stop_worker()
+
+
+@pytest.fixture(autouse=True)
+def prefs(addon, addon_module_name, assets, backend_python, monkeypatch):
+    """Preferences pointing at the test backend; the weights search is kept away from any
+    real installation (RAG_GESTURE_HOME, HOME)."""
+    monkeypatch.setenv("RAG_GESTURE_HOME", assets["empty"])
+    p = bpy.context.preferences.addons[addon_module_name].preferences
+    p.python_path = str(backend_python)
+    p.checkpoint = assets["checkpoint"]
+    p.weights_dir = ""
+    p.bert = assets["bert"]
+    p.wav2vec = assets["wav2vec"]
+    p.device = "CPU"
+    p.threads = 1
+    return p
+
+
+class FakeEvent:
+    def __init__(self, type_: str, value: str = "NOTHING") -> None:
+        self.type = type_
+        self.value = value
+
+
+TIMER = FakeEvent("TIMER")
+ESC = FakeEvent("ESC", "PRESS")
+
+
+def driver(mods, kind: str):
+    """The operator's logic as a plain object (what Blender instantiates, minus RNA)."""
+    ops = mods["operators"]
+    base = ops.GenerateLogic if kind == "generate" else ops.RegenerateLogic
+
+    class Driver(base):
+        def __init__(self) -> None:
+            self.reports: list[tuple[str, str]] = []
+
+        def report(self, level: set[str], message: str) -> None:
+            self.reports.append((next(iter(level)), message))
+
+    return Driver()
+
+
+def run_modal(op, context=None, until=None, timeout: float = TIMEOUT) -> set[str]:
+    """begin(), then modal(TIMER) until the operator finishes (or `until(job)` is true)."""
+    context = context or bpy.context
+    assert op.begin(context), op.reports
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if until is not None and until(op._job):
+            return {"PAUSED"}
+        result = op.modal(context, TIMER)
+        if result != {"RUNNING_MODAL"}:
+            return result
+        time.sleep(0.02)
+    op._job.cancel()
+    op.finish(context)
+    pytest.fail(f"the job did not finish within {timeout} s: {op._job.state}")
+
+
+def make_scene(mods, assets, audio: str = "short", frame: int = 11, takes: int = 2):
+    """SMPL-X rig + the dialogue (a sound strip where the wheel has audio, else the
+    audio-file source at the same frame) + the words as text strips on channel 2."""
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end = 1, 250
+    obj = mods["rig"].create_smplx_armature(bpy.context, name="SMPLX")
+    settings = scene.rag_gesture
+    se = scene.sequence_editor_create()
+    path = assets[audio]
+    if mods["compat"].has_audio():
+        strip = mods["compat"].new_sound_strip(se, "line", path, 1, frame)
+        se.active_strip = strip
+        settings.audio_source = "ACTIVE_STRIP"
+    else:  # PyPI 4.2 wheel: no sound strips (documented); the same audio as a file
+        settings.audio_source = "FILE"
+        settings.audio_file = path
+        settings.audio_file_frame = frame
+    mods["compat"].new_text_strip(se, "w1", "Hello world, this is", 2, frame, 30)
+    mods["compat"].new_text_strip(se, "w2", "a very important point.", 2, frame + 30, 40)
+    settings.transcript_source = "TEXT_STRIPS"
+    settings.transcript_channel = 2
+    settings.allow_mismatch = True
+    settings.steps = 5
+    settings.takes = takes
+    settings.seed = 3
+    settings.armature = obj
+    return obj
+
+
+def audio_name(mods, assets, audio: str = "short") -> str:
+    return "line" if mods["compat"].has_audio() else Path(assets[audio]).stem
+
+
+def fcurve_snapshot(mods, obj) -> dict[tuple[str, int], np.ndarray]:
+    """Every key (frame, value) of the active take's armature curves and face curves."""
+    compat = mods["compat"]
+    out = {}
+    action = obj.animation_data.action
+    for fc in compat.action_fcurves(action, obj):
+        co = np.empty(2 * len(fc.keyframe_points), np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        out[(fc.data_path, fc.array_index)] = co.reshape(-1, 2)
+    mesh = mods["rig"].expression_mesh(obj)
+    key = mesh.data.shape_keys if mesh is not None else None
+    if key is not None and key.animation_data and key.animation_data.action:
+        for fc in compat.action_fcurves(key.animation_data.action, key):
+            co = np.empty(2 * len(fc.keyframe_points), np.float32)
+            fc.keyframe_points.foreach_get("co", co)
+            out[("KEY:" + fc.data_path, fc.array_index)] = co.reshape(-1, 2)
+    return out
+
+
+def scene_fingerprint(obj) -> tuple:
+    ad = obj.animation_data
+    return (sorted(a.name for a in bpy.data.actions),
+            ad.action.name if ad is not None and ad.action is not None else None)
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def test_generate_writes_every_take_value_by_value(mods, assets):
+    obj = make_scene(mods, assets, takes=2)
+    before = set(a.name for a in bpy.data.actions)
+    op = driver(mods, "generate")
+    seen = []
+    result = run_modal(op, until=lambda job: seen.append(job.state.fraction) and False)
+    assert result == {"FINISHED"}, op.reports
+    job = op._job
+    assert job.state.status == "done" and len(job.motions) == 2
+    assert job.request["phrases"][0] == {"text": "Hello world, this is", "start": 0.0,
+                                         "end": 1.25}
+    assert job.request["fps"] == 24.0 and job.request["speaker"] == "scott"
+    assert all(b >= a for a, b in zip(seen, seen[1:], strict=False))
+
+    name = audio_name(mods, assets)
+    takes = mods["keys"].list_takes(obj)
+    assert takes == [f"{name} take 1", f"{name} take 2"]
+    assert obj.animation_data.action.name == f"{name} take 1"
+    new = set(a.name for a in bpy.data.actions) - before
+    assert {f"{name} take 1", f"{name} take 2"} <= new
+
+    ma = mods["motion_arrays"]
+    keys = mods["keys"]
+    for take, motion in zip(takes, job.motions, strict=True):
+        keys.use_take(obj, take)
+        snap = fcurve_snapshot(mods, obj)
+        assert motion["fps"] == 24.0
+        n = motion["poses"].shape[0]
+        frames = 11 + np.arange(n)
+        q = ma.hemisphere_continuous(ma.axis_angle_to_quaternion(motion["poses"]), axis=0)
+        for j, joint in enumerate(mods["rig"].JOINT_NAMES):
+            for c in range(4):
+                co = snap[(keys.rotation_path(joint), c)]
+                np.testing.assert_array_equal(co[:, 0], frames)
+                np.testing.assert_allclose(co[:, 1], q[:, j, c].astype(np.float32),
+                                           rtol=0, atol=1e-7)
+        for c in range(3):
+            co = snap[(keys.LOCATION_PATH, c)]
+            np.testing.assert_allclose(co[:, 1], motion["trans"][:, c].astype(np.float32),
+                                       rtol=0, atol=1e-7)
+        for e in range(100):
+            co = snap[("KEY:" + keys.expression_path(f"Exp{e:03d}"), 0)]
+            np.testing.assert_allclose(co[:, 1], motion["expressions"][:, e].astype(np.float32),
+                                       rtol=0, atol=1e-7)
+        # and read back as the worker's rotations (quaternions equal up to sign)
+        back = keys.read_motion(obj, 24.0)
+        assert back["start_frame"] == 11
+        qa = ma.axis_angle_to_quaternion(back["poses"])
+        qb = ma.axis_angle_to_quaternion(motion["poses"])
+        np.testing.assert_allclose(np.abs(np.sum(qa * qb, axis=-1)), 1.0, atol=1e-6)
+
+    status = bpy.context.window_manager.rag_gesture
+    assert not status.running and status.message.startswith("Wrote 2 takes")
+    assert op.reports[-1][0] in ("INFO", "WARNING")
+    assert not os.path.exists(job.files[0]), "the result files are deleted once read"
+
+
+def test_generate_operator_blocking_and_take_numbering(mods, assets):
+    obj = make_scene(mods, assets, takes=1)
+    assert bpy.ops.rag_gesture.generate() == {"FINISHED"}
+    assert bpy.ops.rag_gesture.generate() == {"FINISHED"}
+    name = audio_name(mods, assets)
+    assert mods["keys"].list_takes(obj) == [f"{name} take 1", f"{name} take 2"]
+    assert obj.animation_data.action.name == f"{name} take 2"
+    assert bpy.ops.rag_gesture.use_take(take=f"{name} take 1") == {"FINISHED"}
+    assert obj.animation_data.action.name == f"{name} take 1"
+
+
+# --------------------------------------------------------------------------- regenerate
+
+
+def test_regenerate_changes_only_range_and_margin(mods, assets):
+    obj = make_scene(mods, assets, takes=1)
+    assert bpy.ops.rag_gesture.generate() == {"FINISHED"}
+    keys = mods["keys"]
+    # a hand edit outside the range: the right wrist's w at frame 14
+    chan = (keys.rotation_path("right_wrist"), 0)
+    fc = next(f for f in mods["compat"].action_fcurves(obj.animation_data.action, obj)
+              if (f.data_path, f.array_index) == chan)
+    fc.keyframe_points[3].co.y = 0.5
+    fc.update()
+    before = fcurve_snapshot(mods, obj)
+    scene = bpy.context.scene
+    settings = scene.rag_gesture
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 40, 55
+    settings.range_mode = "PREVIEW"
+    settings.margin = 0.25  # 6 frames at 24 fps
+    settings.lock_face = True
+    settings.seed = 11
+
+    op = driver(mods, "regenerate")
+    result = run_modal(op)
+    assert result == {"FINISHED"}, op.reports
+    req = op._job.request
+    assert (req["start"], req["end"], req["locks"], req["takes"]) == (29, 45, ["face"], 1)
+    lo, hi = 40 - 6, 56 + 6  # keys in [lo, hi) may change, nothing else
+    assert op._span == (lo, hi)
+    after = fcurve_snapshot(mods, obj)
+    assert after.keys() == before.keys()
+    changed = 0
+    for k, old in before.items():
+        new = after[k]
+        np.testing.assert_array_equal(new[:, 0], old[:, 0])
+        outside = (old[:, 0] < lo) | (old[:, 0] >= hi)
+        np.testing.assert_array_equal(new[outside], old[outside], err_msg=str(k))
+        if k[0].startswith("KEY:"):  # the face was locked
+            np.testing.assert_array_equal(new, old)
+        elif not np.array_equal(new[~outside], old[~outside]):
+            changed += 1
+    assert changed > 50, "the range should have new motion"
+    assert after[chan][3, 1] == np.float32(0.5), "the hand edit must survive"
+    assert op.reports[-1][1].startswith("Regenerated frames 34-61")
+
+
+def test_regenerate_without_motion_or_with_everything_locked(mods, assets):
+    make_scene(mods, assets, takes=1)
+    with pytest.raises(RuntimeError, match="no generated motion yet"):
+        bpy.ops.rag_gesture.regenerate()
+    s = bpy.context.scene.rag_gesture
+    s.lock_upper = s.lock_hands = s.lock_face = s.lock_lower = True
+    with pytest.raises(RuntimeError, match="Every body part is locked"):
+        bpy.ops.rag_gesture.regenerate()
+
+
+# --------------------------------------------------------------------------- input errors
+
+
+def test_missing_sound_strip(mods, assets):
+    make_scene(mods, assets)
+    se = bpy.context.scene.sequence_editor
+    for strip in [s for s in mods["compat"].strips_all(bpy.context.scene) if s.type == "SOUND"]:
+        mods["compat"].strip_collection(se).remove(strip)
+    bpy.context.scene.rag_gesture.audio_source = "ACTIVE_STRIP"
+    with pytest.raises(RuntimeError, match="There is no sound strip in the Sequencer"):
+        bpy.ops.rag_gesture.generate()
+    assert bpy.context.window_manager.rag_gesture.level == "ERROR"
+
+
+def test_wrong_or_no_armature(mods, assets):
+    make_scene(mods, assets)
+    settings = bpy.context.scene.rag_gesture
+    settings.armature = None
+    cube = bpy.data.objects["Cube"]
+    bpy.context.view_layer.objects.active = cube
+    with pytest.raises(RuntimeError, match="'Cube' is a mesh, not an armature"):
+        bpy.ops.rag_gesture.generate()
+    arm = bpy.data.objects.new("Plain", bpy.data.armatures.new("Plain"))
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    with pytest.raises(RuntimeError, match="lacks 55 SMPL-X bones"):
+        bpy.ops.rag_gesture.generate()
+    bpy.context.view_layer.objects.active = None
+    with pytest.raises(RuntimeError, match="Select the character's armature"):
+        bpy.ops.rag_gesture.generate()
+
+
+def test_check_setup_runs_the_doctor(mods, assets, prefs):
+    findings = mods["prefs"].FINDINGS
+    assert bpy.ops.rag_gesture.check_setup() == {"FINISHED"}
+    assert findings[-1] == "All good: the backend is ready.", findings
+    assert any(f.startswith("Device: CPU") for f in findings)
+    assert not any("bert-base-cased" in f for f in findings), "given as a local folder"
+    prefs.checkpoint = ""
+    prefs.weights_dir = assets["empty"]
+    assert bpy.ops.rag_gesture.check_setup() == {"FINISHED"}  # a warning, not an error
+    assert any(f.startswith("The RAG-Gesture weights are missing") for f in findings), findings
+
+
+def test_no_backend_interpreter(mods, assets, prefs, tmp_path):
+    make_scene(mods, assets)
+    prefs.python_path = str(tmp_path / "no" / "python")
+    with pytest.raises(RuntimeError, match="does not exist"):
+        bpy.ops.rag_gesture.generate()
+
+
+# --------------------------------------------------------------------------- cancel, crash
+
+
+def test_cancel_leaves_the_scene_unchanged(mods, assets):
+    obj = make_scene(mods, assets, audio="long", takes=2)
+    bpy.context.scene.rag_gesture.steps = 50
+    before = scene_fingerprint(obj)
+    op = driver(mods, "generate")
+    paused = run_modal(op, until=lambda job: job.state.fraction > 0.0)
+    assert paused == {"PAUSED"}
+    t0 = time.monotonic()
+    result = op.modal(bpy.context, ESC)
+    assert result == {"CANCELLED"} and time.monotonic() - t0 < 1.0
+    assert op._job.state.status == "cancelled"
+    assert scene_fingerprint(obj) == before
+    assert obj.animation_data is None or obj.animation_data.action is None
+    assert not bpy.context.window_manager.rag_gesture.running
+    assert mods["jobs"].active_job() is None
+    # the worker goes on serving: the next request works
+    assert bpy.ops.rag_gesture.generate() == {"FINISHED"}
+
+
+def test_cancel_button_stops_the_running_job(mods, assets):
+    obj = make_scene(mods, assets, audio="long", takes=2)
+    bpy.context.scene.rag_gesture.steps = 50
+    before = scene_fingerprint(obj)
+    op = driver(mods, "generate")
+    assert run_modal(op, until=lambda job: job.state.fraction > 0.0) == {"PAUSED"}
+    assert mods["jobs"].active_job() is op._job
+    assert bpy.ops.rag_gesture.cancel() == {"FINISHED"}
+    assert op.modal(bpy.context, TIMER) == {"CANCELLED"}  # the very next timer tick
+    assert scene_fingerprint(obj) == before
+    assert bpy.ops.rag_gesture.cancel() == {"CANCELLED"}  # "Nothing is running."
+
+
+def test_killed_worker_leaves_the_scene_unchanged(mods, assets):
+    obj = make_scene(mods, assets, audio="long", takes=2)
+    bpy.context.scene.rag_gesture.steps = 50
+    before = scene_fingerprint(obj)
+    op = driver(mods, "generate")
+    assert run_modal(op, until=lambda job: job.state.fraction > 0.0) == {"PAUSED"}
+    os.kill(op._job.client.pid, signal.SIGKILL)
+    result = run_modal_continue(op, timeout=15)
+    assert result == {"CANCELLED"}
+    message = op.reports[-1][1]
+    assert op.reports[-1][0] == "ERROR"
+    assert message.startswith("The gesture backend stopped unexpectedly")
+    assert "SIGKILL" in message and message.count(".") >= 1
+    assert scene_fingerprint(obj) == before
+    assert bpy.context.window_manager.rag_gesture.message == message
+    # the next Generate starts a new worker
+    assert bpy.ops.rag_gesture.generate() == {"FINISHED"}
+
+
+def run_modal_continue(op, timeout: float) -> set[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = op.modal(bpy.context, TIMER)
+        if result != {"RUNNING_MODAL"}:
+            return result
+        time.sleep(0.02)
+    pytest.fail(f"no end within {timeout} s: {op._job.state}")
+
+
+def test_missing_weights_message(mods, assets, prefs):
+    obj = make_scene(mods, assets, takes=1)
+    prefs.checkpoint = ""
+    prefs.weights_dir = assets["empty"]
+    before = scene_fingerprint(obj)
+    with pytest.raises(RuntimeError, match="No RAG-Gesture weights found") as err:
+        bpy.ops.rag_gesture.generate()
+    assert "rag-gesture download" in str(err.value)
+    assert scene_fingerprint(obj) == before

@@ -1,0 +1,257 @@
+"""The job controller and the client's plain-Python parts, with a scripted fake worker.
+
+No subprocess here (test_addon_generate.py drives a real one): a fake client replays protocol
+events so timeouts, protocol checks, orphan results and writer failures are exact and fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def jobs(addon_module):
+    return addon_module("jobs")
+
+
+@pytest.fixture
+def client_mod(addon_module):
+    return addon_module("client")
+
+
+HELLO = {"v": 1, "type": "hello", "protocol": 1, "version": "0.1.0", "device": "cpu",
+         "capabilities": ["generate", "regenerate", "cancel", "shutdown"]}
+
+
+class FakeClient:
+    """Just enough of WorkerClient: events are queued by the test."""
+
+    def __init__(self, hello=HELLO, alive=True) -> None:
+        self.hello = hello
+        self.alive = alive
+        self.returncode = None
+        self.proc = None
+        self.sent: list[dict] = []
+        self.cancelled: list[str] = []
+        self.queue: list[dict] = []
+        self.log_path = "/tmp/worker.log"
+        self._n = 0
+
+    def new_id(self, prefix="req"):
+        self._n += 1
+        return f"{prefix}-{self._n}"
+
+    def send(self, msg):
+        self.sent.append(dict(msg))
+        return msg["id"]
+
+    def cancel(self, rid):
+        self.cancelled.append(rid)
+
+    def poll(self):
+        out, self.queue = self.queue, []
+        return out
+
+
+@pytest.fixture
+def fake(client_mod):
+    FakeClient.check_hello = client_mod.WorkerClient.check_hello  # the real check
+    return FakeClient
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def motion_file(addon_module, path, n=10, fps=24.0):
+    ma = addon_module("motion_arrays")
+    rng = np.random.default_rng(0)
+    ma.save_motion_npz(path, rng.normal(0, 0.2, (n, 55, 3)), rng.normal(0, 0.1, (n, 3)),
+                       rng.normal(0, 1, (n, 100)), fps)
+    return str(path)
+
+
+def test_progress_result_and_one_write(jobs, fake, addon_module, tmp_path):
+    c = fake()
+    calls = []
+    job = jobs.GenerateJob(c, {"type": "generate", "audio": "/a.wav"},
+                           lambda m, info: calls.append((m, info)))
+    assert job.step().status == "running" and c.sent[0]["id"] == job.request_id
+    rid = job.request_id
+    folder = tmp_path / "00001"
+    folder.mkdir()
+    files = [motion_file(addon_module, folder / f"take_{i}.npz") for i in (1, 2)]
+    c.queue += [{"type": "progress", "id": rid, "stage": "generating", "fraction": 0.5},
+                {"type": "progress", "id": rid, "stage": "saving", "fraction": 0.4},
+                {"type": "progress", "id": "other", "stage": "x", "fraction": 0.9}]
+    state = job.step()
+    assert (state.stage, state.fraction) == ("saving", 0.5)  # never goes backwards
+    c.queue.append({"type": "result", "id": rid, "files": files,
+                    "info": {"warnings": ["the transcript did not match"]}})
+    assert job.step().status == "done"
+    assert len(calls) == 1 and len(calls[0][0]) == 2
+    assert calls[0][0][0]["poses"].shape == (10, 55, 3) and calls[0][0][0]["fps"] == 24.0
+    assert job.warnings == ["the transcript did not match"]
+    assert not folder.exists(), "read result files and their folder are removed"
+    assert job.step().status == "done" and len(calls) == 1
+
+
+def test_worker_errors_become_one_sentence(jobs, fake):
+    c = fake()
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: pytest.fail("no write"))
+    job.step()
+    c.queue.append({"type": "error", "id": job.request_id, "code": "transcript_mismatch",
+                    "message": "the transcript does not seem to match the audio"})
+    state = job.step()
+    assert state.status == "failed"
+    assert state.message.startswith("The transcript does not seem to match the audio")
+    assert "Ignore transcript mismatch" in state.message and state.message.endswith(".")
+
+
+def test_writer_failure_and_bad_files(jobs, fake, tmp_path):
+    c = fake()
+
+    def boom(m, i):
+        raise KeyError("pelvis")
+
+    job = jobs.GenerateJob(c, {"type": "generate"}, boom)
+    job.step()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    c.queue.append({"type": "result", "id": job.request_id, "files": [str(bad)]})
+    state = job.step()
+    assert state.status == "failed" and "could not be read" in state.message
+    assert not bad.exists()
+
+
+def test_cancel_is_immediate_and_late_results_are_discarded(jobs, fake, addon_module,
+                                                           tmp_path):
+    c = fake()
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: pytest.fail("no write"))
+    job.step()
+    jobs.set_active(job)
+    assert jobs.request_cancel() and jobs.active_job() is None
+    assert job.state.status == "cancelled" and c.cancelled == [job.request_id]
+    late = motion_file(addon_module, tmp_path / "late.npz")
+    c.queue.append({"type": "result", "id": job.request_id, "files": [late]})
+    assert job.step().status == "cancelled"
+    nxt = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    nxt.step()  # the next job meets the orphan result and deletes its files
+    assert not os.path.exists(late)
+    jobs.set_active(None)
+
+
+def test_start_and_idle_timeouts(jobs, fake):
+    clock = Clock()
+    c = fake(hello=None)
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None, start_timeout=30,
+                           clock=clock)
+    assert job.step().status == "starting" and not c.sent
+    clock.t = 31
+    assert "did not start within 30 s" in job.step().message
+
+    c = fake()
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None, idle_timeout=60,
+                           clock=clock)
+    job.step()
+    clock.t += 61
+    state = job.step()
+    assert state.status == "failed" and "sent nothing for 60 s" in state.message
+    assert c.cancelled == [job.request_id]
+
+
+def test_protocol_and_capability_checks(jobs, fake):
+    c = fake(hello={**HELLO, "protocol": 2})
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    assert "speaks protocol 2" in job.step().message and not c.sent
+    c = fake(hello={**HELLO, "capabilities": ["generate"]})
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    assert "cannot regenerate, cancel, shutdown" in job.step().message
+
+
+def test_crash_before_hello(jobs, fake):
+    c = fake(hello=None)
+    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    c.queue.append({"type": "exit", "clean": False, "returncode": 1,
+                    "message": "The gesture backend could not start: it exited with code 1 "
+                    "(ModuleNotFoundError: No module named 'torch'); check the backend Python"})
+    state = job.step()
+    assert state.status == "failed" and "No module named 'torch'" in state.message
+
+
+def test_exit_sentences(client_mod):
+    s = client_mod.describe_exit(-9, "loading\n", before_hello=False)
+    assert s.startswith("The gesture backend stopped unexpectedly: it was killed (SIGKILL)")
+    s = client_mod.describe_exit(1, "Traceback...\nModuleNotFoundError: No module named "
+                                 "'torch'\n", before_hello=True)
+    assert "could not start" in s and "No module named 'torch'" in s and s.endswith(".")
+
+
+def test_worker_command_and_environment(client_mod, monkeypatch):
+    cmd = client_mod.worker_command("/py", ["--device", "cpu"], threads=2)
+    assert cmd == ["/py", "-m", "backend.cli", "--threads", "2", "worker", "--device", "cpu"]
+    monkeypatch.setenv("PYTHONHOME", "/blender/python")
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    env = client_mod.child_environment({"X": "1"}, "/src", 2)
+    assert "PYTHONHOME" not in env and env["X"] == "1" and env["OMP_NUM_THREADS"] == "2"
+    assert env["PYTHONPATH"] == "/src" + os.pathsep + "/elsewhere"
+
+
+def test_missing_interpreter_is_a_sentence(client_mod, tmp_path):
+    with pytest.raises(client_mod.WorkerError, match="does not exist"):
+        client_mod.WorkerClient(str(tmp_path / "nope" / "python"), [])
+    with pytest.raises(client_mod.WorkerError, match="No backend Python"):
+        client_mod.WorkerClient("", [])
+
+
+def test_command_job_runs_commands_in_order(jobs, tmp_path):
+    ok = jobs.CommandJob([[sys.executable, "-c", "print('one')"],
+                          [sys.executable, "-c", "print('two')"]])
+    assert ok.run().status == "done"
+    assert [ln for ln in ok.lines if not ln.startswith("$")] == ["one", "two"]
+    bad = jobs.CommandJob([[sys.executable, "-c", "import sys; sys.exit(3)"],
+                           [sys.executable, "-c", "print('never')"]])
+    state = bad.run()
+    assert state.status == "failed" and "exit code 3" in state.message
+    assert "never" not in bad.lines
+    missing = jobs.CommandJob([[str(tmp_path / "no-such-program")]])
+    assert "cannot be run" in missing.run().message
+
+
+def test_setup_commands(jobs):
+    cmds = jobs.setup_commands("/usr/bin/python3.11", "/tmp/venv-does-not-exist", "/src",
+                               "torch==2.13.0", "https://download.pytorch.org/whl/cpu")
+    py = jobs.venv_python("/tmp/venv-does-not-exist")
+    assert cmds == [["/usr/bin/python3.11", "-m", "venv", "/tmp/venv-does-not-exist"],
+                    [py, "-m", "pip", "install", "torch==2.13.0", "--index-url",
+                     "https://download.pytorch.org/whl/cpu"],
+                    [py, "-m", "pip", "install", "/src"]]
+
+
+def test_doctor_findings_in_plain_words(jobs):
+    lines = ["rag-gesture 0.1.0 on Python 3.11.7 (Linux x86_64)",
+             "  torch            MISSING  (model)",
+             "    -> install it: .venv/bin/pip install torch"]
+    assert jobs.doctor_findings(lines, 1) == [
+        "Missing Python package: torch (press Set up backend)."]
+    lines = ["device: CPU (as requested); 2 CPU threads",
+             "No RAG-Gesture weights found (looked in /x); fetch them with ..."]
+    found = jobs.doctor_findings(lines, 1)
+    assert found[0] == "Device: CPU (as requested); 2 CPU threads."
+    assert found[1].startswith("The RAG-Gesture weights are missing")
+    lines = ["device: CPU", "weights: /w/epoch_64.pth",
+             "  warning: the speech model bert-base-cased is missing from the cache",
+             "all good"]
+    found = jobs.doctor_findings(lines, 0, ignore=["bert-base-cased"])
+    assert found == ["Device: CPU.", "Weights: /w/epoch_64.pth",
+                     "All good: the backend is ready."]
+    assert jobs.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
+        "The backend is not installed in this interpreter: press Set up backend."]

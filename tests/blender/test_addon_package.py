@@ -1,0 +1,123 @@
+"""Packaging: the manifest validates, the built zip has the right files and installs.
+
+The zip is built by scripts/build_extension.py with Blender's own blender_ext.py from the bpy
+wheel of this venv, and installed with ``bpy.ops.extensions.package_install_files`` into a
+temporary user repository in a fresh process (the add-on under test is already enabled in
+this one under the same extension id).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import zipfile
+from pathlib import Path
+
+import bpy
+import pytest
+
+INSTALL_SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    import bpy
+    zip_path, repo_dir = sys.argv[1], sys.argv[2]
+    repo = bpy.context.preferences.extensions.repos.new(
+        name="zip test", module="ziptest", custom_directory=repo_dir, source="USER")
+    result = bpy.ops.extensions.package_install_files(
+        filepath=zip_path, repo=repo.module, enable_on_install=True)
+    name = "bl_ext.ziptest.rag_gesture"
+    addon = bpy.context.preferences.addons.get(name)
+    prefs = addon.preferences if addon is not None else None
+    print("RESULT " + json.dumps({
+        "result": sorted(result),
+        "enabled": addon is not None,
+        "operator": hasattr(bpy.types, "RAG_GESTURE_OT_generate"),
+        "scene_props": hasattr(bpy.types.Scene, "rag_gesture"),
+        "files": sorted(os.listdir(os.path.join(repo_dir, "rag_gesture"))),
+        "backend_source": prefs.resolved_backend_source() if prefs else None,
+        "setup": prefs.setup_commands() if prefs else None,
+    }))
+""")
+
+
+def blender_ext() -> Path:
+    path = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core/bl_pkg/cli/blender_ext.py"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture(scope="module")
+def built_zip(repo_root, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run([sys.executable, str(repo_root / "scripts" / "build_extension.py"),
+                           "--output-dir", str(out), "--blender-ext", str(blender_ext())],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    zips = list(out.glob("rag_gesture-*.zip"))
+    assert len(zips) == 1, proc.stdout
+    return zips[0]
+
+
+def run_ext_tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(blender_ext()), *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_manifest_validates(repo_root, tmp_path):
+    sys.path.insert(0, str(repo_root / "scripts"))
+    try:
+        import build_extension
+    finally:
+        sys.path.pop(0)
+    stage = tmp_path / "rag_gesture"
+    stage.mkdir()
+    build_extension.stage(stage)
+    proc = run_ext_tool("validate", str(stage))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_bad_manifest_is_refused(repo_root, tmp_path):
+    text = (repo_root / "blender_manifest.toml").read_text()
+    bad = text.replace('tagline = "Co-speech body, hand and face motion from audio and text"',
+                       'tagline = "Ends with punctuation."')
+    assert bad != text
+    (tmp_path / "blender_manifest.toml").write_text(bad)
+    (tmp_path / "__init__.py").write_text("")
+    assert run_ext_tool("validate", str(tmp_path)).returncode != 0
+
+
+def test_zip_layout(built_zip):
+    proc = run_ext_tool("validate", str(built_zip))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with zipfile.ZipFile(built_zip) as zf:
+        names = set(zf.namelist())
+    for needed in ("blender_manifest.toml", "__init__.py", "client.py", "operators.py",
+                   "keys.py", "backend_src/pyproject.toml", "backend_src/README.md",
+                   "backend_src/backend/cli/__init__.py",
+                   "backend_src/backend/worker/server.py"):
+        assert needed in names, needed
+    assert not [n for n in names if "torch/" in n or n.endswith((".pth", ".pt", ".whl"))]
+    assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", ".venv"))]
+
+
+def test_zip_installs_and_enables(built_zip):
+    repo_dir = tempfile.mkdtemp(prefix="rag_gesture_zip_repo_")
+    home = tempfile.mkdtemp(prefix="rag_gesture_zip_home_")
+    env = {**os.environ, "HOME": home, "BLENDER_USER_RESOURCES": os.path.join(home, "b")}
+    proc = subprocess.run([sys.executable, "-c", INSTALL_SCRIPT, str(built_zip), repo_dir],
+                          capture_output=True, text=True, timeout=120, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = json.loads(lines[-1][len("RESULT "):])
+    assert got["result"] == ["FINISHED"]
+    assert got["enabled"] and got["operator"] and got["scene_props"]
+    assert "backend_src" in got["files"] and "blender_manifest.toml" in got["files"]
+    expected_src = os.path.join(repo_dir, "rag_gesture", "backend_src")
+    assert os.path.realpath(got["backend_source"]) == os.path.realpath(expected_src)
+    # "Set up backend": venv, then torch, then the shipped backend sources
+    setup = got["setup"]
+    assert setup[-2][-1] == "torch==2.13.0" and setup[-2][1:4] == ["-m", "pip", "install"]
+    assert os.path.realpath(setup[-1][-1]) == os.path.realpath(expected_src)
