@@ -172,6 +172,32 @@ def addon_module(addon: ModuleType) -> Callable[[str], ModuleType]:
     return load
 
 
+# The add-on's modules, loaded from the enabled extension (one fixture per module).
+@pytest.fixture(scope="session")
+def keys(addon_module) -> ModuleType:
+    return addon_module("keys")
+
+
+@pytest.fixture(scope="session")
+def rig(addon_module) -> ModuleType:
+    return addon_module("rig")
+
+
+@pytest.fixture(scope="session")
+def ma(addon_module) -> ModuleType:
+    return addon_module("motion_arrays")
+
+
+@pytest.fixture(scope="session")
+def sk(addon_module) -> ModuleType:
+    return addon_module("skeleton_data")
+
+
+@pytest.fixture(scope="session")
+def compat(addon_module) -> ModuleType:
+    return addon_module("compat")
+
+
 @pytest.fixture(autouse=True)
 def clean_scene(addon: ModuleType) -> None:
     bpy.ops.wm.read_homefile(app_template="")

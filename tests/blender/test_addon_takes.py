@@ -16,14 +16,6 @@ def ops(addon_module):
     return addon_module("operators")
 
 
-@pytest.fixture
-def rig(addon_module):
-    return addon_module("rig")
-
-
-@pytest.fixture
-def keys(addon_module):
-    return addon_module("keys")
 
 
 def motion(n: int = 12, seed: int = 0, fps: float = 24.0) -> dict:

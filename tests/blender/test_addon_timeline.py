@@ -21,10 +21,6 @@ def tl(addon_module):
     return addon_module("timeline")
 
 
-@pytest.fixture
-def compat(addon_module):
-    return addon_module("compat")
-
 
 def write_wav(path: Path, seconds: float = 2.0, rate: int = 22050) -> Path:
     t = np.arange(int(seconds * rate)) / rate

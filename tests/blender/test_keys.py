@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
-from types import ModuleType
 
 import bpy
 import numpy as np
@@ -17,29 +16,9 @@ SLOTTED = bpy.app.version >= (4, 4, 0)
 AUTO_TYPES = (1, 4)  # Keyframe handle type enum values of 'AUTO' and 'AUTO_CLAMPED'
 
 
-@pytest.fixture(scope="module")
-def keys(addon_module) -> ModuleType:
-    return addon_module("keys")
 
 
-@pytest.fixture(scope="module")
-def rig(addon_module) -> ModuleType:
-    return addon_module("rig")
 
-
-@pytest.fixture(scope="module")
-def ma(addon_module) -> ModuleType:
-    return addon_module("motion_arrays")
-
-
-@pytest.fixture(scope="module")
-def sk(addon_module) -> ModuleType:
-    return addon_module("skeleton_data")
-
-
-@pytest.fixture(scope="module")
-def compat(addon_module) -> ModuleType:
-    return addon_module("compat")
 
 
 def make_motion(n: int, seed: int = 0) -> dict[str, np.ndarray]:

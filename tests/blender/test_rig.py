@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 
 import bpy
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="module")
-def rig(addon_module) -> ModuleType:
-    return addon_module("rig")
-
-
-@pytest.fixture(scope="module")
-def ma(addon_module) -> ModuleType:
-    return addon_module("motion_arrays")
-
-
-@pytest.fixture(scope="module")
-def sk(addon_module) -> ModuleType:
-    return addon_module("skeleton_data")
 
 
 def world_joints(obj, names) -> np.ndarray:
