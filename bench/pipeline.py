@@ -3,9 +3,9 @@
 Full-size random weights for everything (denoiser + four VAEs as assumed in the parity
 folder, wav2vec2-base and BERT-base sizes), espeak-ng speech with its text as an untimed
 transcript, official 50 DDIM steps. Prints the stages, the seconds of a 2-s `regenerate`
-(speech analysis cached, as in the worker), both for the bit-exact path and the closed-form
-null branch; the last line is the real-time factor of plain generation (exact path),
-e.g. `rtf 0.47` (target <= 0.5; regenerate target <= 2 s).
+(speech analysis cached, as in the worker) with the official 50 steps and with 20; the last
+line is the real-time factor of plain generation, e.g. `rtf 0.47` (target <= 0.5;
+regenerate target <= 2 s).
 
     python bench/pipeline.py [--threads 2] [--seconds 60]
 """
@@ -40,12 +40,12 @@ from backend.pipeline.regenerate import RegenerateOptions  # noqa: E402
 from backend.pipeline.session import Session, SessionConfig, SpeechInput  # noqa: E402
 
 
-def random_engine(exact: bool) -> Engine:
+def random_engine() -> Engine:
     torch.manual_seed(0)
     model = RagGestureDenoiser(DenoiserConfig(), full_vae_configs()).eval().requires_grad_(False)
     cfg = ModelConfig(DenoiserConfig(), GuidanceConfig(), DiffusionConfig(), {})
     loaded = LoadedModel(model, cfg, Path("random"), Path("random"), {}, {})
-    return Engine(loaded, "cpu", exact=exact)
+    return Engine(loaded, "cpu")
 
 
 def main() -> None:
@@ -63,36 +63,27 @@ def main() -> None:
         keep = len(text.split())
         print(f"{args.seconds:.0f} s of espeak-ng speech, {keep} words, "
               f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-        results = {}
-        for exact in (True, False):
-            label = "exact" if exact else "closed-form null branch"
-            session = Session(SessionConfig(bert=bert, wav2vec=w2v, device="cpu"))
-            session._engine = random_engine(exact)
-            t0 = time.perf_counter()
-            speech = session.speech(src)
-            t_speech = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            out = session.generate(src, GenerateOptions(seed=0))
-            t_gen = time.perf_counter() - t0
-            motion = out.motions[0]
-            a, b = int(20 * motion.fps), int(22 * motion.fps)
-            t0 = time.perf_counter()
-            session.regenerate(src, motion, a, b, RegenerateOptions(seed=1, margin=0.25))
-            t_regen = time.perf_counter() - t0
+        session = Session(SessionConfig(bert=bert, wav2vec=w2v, device="cpu"))
+        session._engine = random_engine()
+        t0 = time.perf_counter()
+        speech = session.speech(src)
+        t_speech = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out = session.generate(src, GenerateOptions(seed=0))
+        t_gen = time.perf_counter() - t0
+        motion = out.motions[0]
+        a, b = int(20 * motion.fps), int(22 * motion.fps)
+        regen = {}
+        for steps in (50, 20):
             t0 = time.perf_counter()
             session.regenerate(src, motion, a, b,
-                               RegenerateOptions(seed=1, margin=0.25, steps=20))
-            t_regen20 = time.perf_counter() - t0
-            total = t_speech + t_gen
-            results[exact] = (total, t_regen)
-            print(f"[{label}] speech {t_speech:.2f} s, generation {t_gen:.2f} s "
-                  f"({len(speech.windows)} windows, 50 DDIM steps), total {total:.2f} s, "
-                  f"rtf {total / args.seconds:.2f}; 2-s regenerate {t_regen:.2f} s "
-                  f"(50 steps), {t_regen20:.2f} s (20 steps)")
-        print(f"regenerate 2 s: {results[True][1]:.2f} s exact, "
-              f"{results[False][1]:.2f} s closed-form")
-        print(f"rtf {results[True][0] / args.seconds:.2f}")
-
+                               RegenerateOptions(seed=1, margin=0.25, steps=steps))
+            regen[steps] = time.perf_counter() - t0
+        total = t_speech + t_gen
+        print(f"speech {t_speech:.2f} s, generation {t_gen:.2f} s ({len(speech.windows)} "
+              f"windows, 50 DDIM steps), total {total:.2f} s")
+        print(f"2-s regenerate: {regen[50]:.2f} s (50 steps), {regen[20]:.2f} s (20 steps)")
+        print(f"rtf {total / args.seconds:.2f}")
 
 if __name__ == "__main__":
     main()

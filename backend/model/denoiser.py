@@ -70,7 +70,6 @@ class WindowConditions:
     src_mask: torch.Tensor  # (2B, 43, 1)
     query_mask: torch.Tensor  # (2B, 43)
     contexts: list[dict[str, torch.Tensor]] | None = None  # per layer, per condition
-    fast_null: bool = False  # null branch by its closed form (tiny float differences)
 
     @property
     def batch(self) -> int:
@@ -153,11 +152,9 @@ class RagGestureDenoiser(nn.Module):
         }
 
     def prepare(self, xf: dict[str, torch.Tensor], motion_mask: torch.Tensor | None = None,
-                qmask: torch.Tensor | None = None, cache: bool = True,
-                fast_null: bool = False) -> WindowConditions:
+                qmask: torch.Tensor | None = None, cache: bool = True) -> WindowConditions:
         """Double the conditions for the two guidance branches and, with `cache`, compute the
-        cross-attention contexts once. `fast_null` (needs `cache` and a StyleTable) computes
-        the null branch's cross-attentions in closed form (see DenoiserLayer._null_branch)."""
+        cross-attention contexts once."""
         b = xf["xf_text"].shape[0]
         device = xf["xf_text"].device
         if motion_mask is None:
@@ -170,7 +167,6 @@ class RagGestureDenoiser(nn.Module):
             cond_type=cond_type,
             src_mask=motion_mask.repeat(2, 1)[..., None],
             query_mask=qmask.repeat(2, 1),
-            fast_null=fast_null and cache,
         )
         if cache:
             win.contexts = [
@@ -205,6 +201,5 @@ class RagGestureDenoiser(nn.Module):
         for i, layer in enumerate(self.temporal_decoder_blocks):
             h = layer(h, emb2, win.src_mask, win.xf, win.cond_type, win.query_mask,
                       styles=None if layer_styles is None else layer_styles[i],
-                      contexts=None if win.contexts is None else win.contexts[i],
-                      fast_null=win.fast_null)
+                      contexts=None if win.contexts is None else win.contexts[i])
         return self.out(h)

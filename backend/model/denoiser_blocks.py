@@ -156,64 +156,17 @@ class DenoiserLayer(nn.Module):
         return ([self.sa_block.proj_out]
                 + [self.ca_blocks[n].proj_out for n in CONDITIONS] + [self.ffn.proj_out])
 
-    def null_mix_weight(self) -> torch.Tensor:
-        """W_text + W_audio + W_spk of `ca_mix` (cached): see `_null_branch`."""
-        w = self.ca_mix.weight
-        key = (w.data_ptr(), w._version)
-        if getattr(self, "_null_key", None) != key:
-            d = w.shape[0]
-            self._null_w = sum(w[:, i * d:(i + 1) * d] for i in range(len(CONDITIONS)))
-            self._null_key = key
-        return self._null_w
-
-    def _null_branch(self, x: torch.Tensor, query_mask: torch.Tensor,
-                     st: list[torch.Tensor]) -> torch.Tensor:
-        """Cross-attentions + ca_mix for null-branch rows without per-token attention work.
-
-        With c = 0 every cross-attention output is the value bias b_v (spec §3.6), minus 1e6
-        on query-masked tokens, so each stylized output has just two distinct rows per sample.
-        ca_mix([x+P1, x+P2, x+P3]) = x (W1+W2+W3)^T + [P1 P2 P3] W^T + b.
-        Equal to the official computation up to float rounding (docs/fidelity.md).
-        """
-        b, t, d = x.shape
-        variants = []  # per condition: (B, 2, D) stylized rows for q = 1 and q = 0
-        for i, n in enumerate(CONDITIONS):
-            blk = self.ca_blocks[n]
-            bias = blk.value.bias.view(1, 1, d)
-            rows = torch.cat([bias, bias + MASK_VALUE], dim=1).expand(b, 2, d)
-            variants.append(blk.proj_out(rows, None, st[1 + i]))
-        mixed_rows = F.linear(torch.cat(variants, dim=-1), self.ca_mix.weight,
-                              self.ca_mix.bias)  # (B, 2, D)
-        keep = query_mask[..., None] > 0
-        const = torch.where(keep, mixed_rows[:, :1], mixed_rows[:, 1:])
-        return F.linear(x, self.null_mix_weight()) + const
-
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None, src_mask: torch.Tensor,
                 xf: dict[str, torch.Tensor] | None, cond_type: torch.Tensor,
                 query_mask: torch.Tensor | None,
                 styles: list[torch.Tensor] | None = None,
-                contexts: dict[str, torch.Tensor] | None = None,
-                fast_null: bool = False) -> torch.Tensor:
+                contexts: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         st = styles or [None] * 5
         x = self.sa_block(x, src_mask, emb, st[0])
-        if fast_null and styles is not None and contexts is not None and \
-                query_mask is not None:
-            half = x.shape[0] // 2
-            cond = self._cond_branch(x[:half], xf, cond_type[:half], query_mask[:half],
-                                     [s[:half] for s in st], contexts)
-            null = self._null_branch(x[half:], query_mask[half:], [s[half:] for s in st])
-            x = torch.cat([cond, null])
-            return self.ffn(x, emb, st[4])
-        x = self._cond_branch(x, xf, cond_type, query_mask, st, contexts, emb)
-        return self.ffn(x, emb, st[4])
-
-    def _cond_branch(self, x: torch.Tensor, xf: dict[str, torch.Tensor] | None,
-                     cond_type: torch.Tensor, query_mask: torch.Tensor | None,
-                     st: list, contexts: dict[str, torch.Tensor] | None,
-                     emb: torch.Tensor | None = None) -> torch.Tensor:
         outs = [
             self.ca_blocks[n](x, None if xf is None else xf[n], cond_type, query_mask, emb,
-                              st[1 + i], None if contexts is None else contexts[n][:len(x)])
+                              st[1 + i], None if contexts is None else contexts[n])
             for i, n in enumerate(CONDITIONS)
         ]
-        return self.ca_mix(torch.cat(outs, dim=-1))
+        x = self.ca_mix(torch.cat(outs, dim=-1))
+        return self.ffn(x, emb, st[4])
