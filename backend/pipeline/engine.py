@@ -28,6 +28,7 @@ from ..speech.frontend import SpeechFeatures
 from ..speech.speakers import DEFAULT_SPEAKER, resolve_speaker
 from ..windows import WINDOW, overlap_tokens
 from .assemble import Track, parts_to_track, stitch
+from .insertion import InsertedClip, InversionCache, invert_clips, plant
 
 OFFICIAL_STEPS = 50
 
@@ -88,6 +89,7 @@ class Engine:
         self.device = device
         self._styles: dict[tuple[str, int], StyleTable] = {}
         self._schedules: dict[str, Schedule] = {}
+        self.inversions = InversionCache()
 
     # ----- shared pieces -----------------------------------------------------------------
     def schedule(self, steps: int) -> Schedule:
@@ -138,30 +140,36 @@ class Engine:
 
     # ----- generate ----------------------------------------------------------------------
     def generate(self, speech: SpeechFeatures, opts: GenerateOptions | None = None,
-                 progress: ProgressFn | None = None,
-                 should_stop: StopFn | None = None) -> GenerationResult:
+                 progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                 insertions: dict[int, list[InsertedClip]] | None = None) -> GenerationResult:
+        """`insertions[k]`: retrieved clips planted into window k (spec §5.8-5.9)."""
         opts = opts or GenerateOptions()
         if opts.takes < 1:
             raise ValueError("takes must be at least 1")
         speaker = resolve_speaker(opts.speaker)
         schedule = self.schedule(opts.steps)
         track = self.sample_windows(speech, range(len(speech.windows)), opts, schedule,
-                                    speaker.index, progress, should_stop)
+                                    speaker.index, progress, should_stop,
+                                    insertions=insertions)
         track = track.slice(0, speech.num_frames)
         motions = self.to_motions(track, speech.duration, opts.fps)
         info = {"speaker": speaker.name, "speaker_index": speaker.index, "seed": opts.seed,
                 "takes": opts.takes, "steps": opts.steps,
                 "official_schedule": len(schedule) == OFFICIAL_STEPS,
                 "windows": len(speech.windows), "device": self.device,
-                "timing_source": speech.timing_source, "warnings": list(speech.warnings)}
+                "timing_source": speech.timing_source, "warnings": list(speech.warnings),
+                "inserted": [{"window": k, "clip": c.name, "tokens": list(c.query), **c.info}
+                             for k, clips in sorted((insertions or {}).items())
+                             for c in clips]}
         return GenerationResult(motions, info)
 
     def sample_windows(self, speech: SpeechFeatures, indices: Iterable[int],
                        opts: GenerateOptions, schedule: Schedule, speaker: int,
                        progress: ProgressFn | None, should_stop: StopFn | None,
-                       held: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
-                       ) -> Track:
-        """Sample the given consecutive windows; `held[k]` = (rows (B,43) bool, clean target)."""
+                       held: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None,
+                       insertions: dict[int, list[InsertedClip]] | None = None) -> Track:
+        """Sample the given consecutive windows; `held[k]` = (rows (B,43) bool, clean target),
+        `insertions[k]` = clips planted into window k (their rows win over carried tokens)."""
         indices = list(indices)
         gen = torch.Generator(device=self.device).manual_seed(opts.seed)
         noise = gaussian_noise(gen)
@@ -196,6 +204,12 @@ class Engine:
                     rows[:, carry] = True
                     target[:, carry] = prev_latent[:, src]
                 reps = [Replacement(rows, target, noise)] if rows.any() else []
+                if insertions and insertions.get(k):
+                    clips = insertions[k]
+                    trajs = invert_clips(self.model, self.loaded.config.guidance, schedule,
+                                         clips, self.inversions, should_stop)
+                    x_t, planted = plant(x_t, clips, trajs, tokens, noise)
+                    reps.append(planted)
                 z = ddim_sample(den, x_t, schedule, reps, on_step=step, should_stop=should_stop)
                 prev_latent = z
                 new = parts_to_track(self.model.gesture_rep_encoder.decode(z))
