@@ -101,10 +101,7 @@ def gesture_kind(name: str) -> str | None:
 def _sem_fields(line: str) -> list[str]:
     if "\t" in line:
         return [f.strip() for f in line.split("\t")]
-    fields = [f.strip() for f in line.split(",")]
-    if len(fields) > 6:  # keywords may contain commas
-        fields = fields[:5] + [",".join(fields[5:])]
-    return fields
+    return [f.strip() for f in line.split(",", 5)]  # keywords may contain commas
 
 
 def read_sem(path: str | Path) -> list[GestureLabel]:
