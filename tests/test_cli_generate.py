@@ -52,3 +52,16 @@ def test_generate_reports_one_sentence_errors(tmp_path, official_checkpoint, tin
                  str(tmp_path / "x.npz")], tmp_path)
     assert proc.returncode == 1
     assert "error (missing_weights)" in proc.stderr and "rag-gesture download" in proc.stderr
+
+
+def test_cue_syntax():
+    import pytest
+
+    from backend.cli.generate import parse_cue
+
+    cue = parse_cue("iconic@5.5:2_scott_0_1_1/30")
+    assert (cue.kind, cue.time, cue.clip) == ("iconic", 5.5, "2_scott_0_1_1/30")
+    assert parse_cue("deictic@3").clip is None
+    for bad in ("waving@3", "deictic", "deictic@soon"):
+        with pytest.raises(ValueError, match="KIND@SECONDS"):
+            parse_cue(bad)

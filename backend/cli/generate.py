@@ -52,6 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
     g.add_argument("--allow-mismatch", action="store_true",
                    help="keep going when the transcript does not seem to match the audio")
+    g.add_argument("--retrieval", default="none",
+                   choices=("none", "discourse", "gesture_type", "directed"),
+                   help="plant matching gestures from a gesture database (rag-gesture build-db)")
+    g.add_argument("--db", help="gesture database folder (for --retrieval / --cue)")
+    g.add_argument("--cue", action="append", default=[], metavar="KIND@SECONDS[:CLIP]",
+                   help="ask for a gesture (deictic/iconic/metaphoric) at a time, optionally "
+                   "a database clip, e.g. deictic@3.2 or iconic@5:2_scott_0_1_1/30")
     g.add_argument("-o", "--output", required=True,
                    help="output .npz; extra takes are written as NAME_take2.npz, ...")
     add_model_options(g)
@@ -64,13 +71,19 @@ def take_path(output: Path, i: int) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..pipeline.engine import GenerateOptions
-    from ..pipeline.session import Session, SpeechInput
+    from ..pipeline.session import RetrievalOptions, Session, SpeechInput
     from ..worker.protocol import describe_exception
 
     output = Path(args.output)
     if output.suffix != ".npz":
         print("error: the output must be a .npz file (BEAT2/AMASS layout)", file=sys.stderr)
         return 2
+    try:
+        cues = [parse_cue(c) for c in args.cue]
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    retrieval = RetrievalOptions(args.retrieval, args.db, cues)
     session = Session(session_config(args))
     print(f"device: {session.device_note}", file=sys.stderr)
     bar = ProgressBar()
@@ -79,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             SpeechInput(audio=args.audio, transcript=args.transcript, text=args.text,
                         allow_mismatch=args.allow_mismatch),
             GenerateOptions(speaker=args.speaker, seed=args.seed, takes=args.takes,
-                            steps=args.steps, fps=args.fps), progress=bar)
+                            steps=args.steps, fps=args.fps), progress=bar,
+            retrieval=retrieval)
     except Exception as exc:  # one sentence for the user, as the worker does
         bar.close()
         code, message, _ = describe_exception(exc, session.device)
@@ -97,4 +111,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {info['steps']} DDIM steps is not the official 50-step schedule")
     for w in info.get("warnings", []):
         print(f"note: {w}")
+    for ins in info.get("inserted", []):
+        print(f"inserted {ins['clip']} at \"{ins.get('word', '')}\" ({ins.get('label', '')}), "
+              f"window {ins['window']}, tokens {ins['tokens'][0]}-{ins['tokens'][1]}")
     return 0
+
+
+def parse_cue(text: str):
+    """`KIND@SECONDS[:CLIP]` -> Cue."""
+    from ..retrieval.planner import Cue
+
+    try:
+        kind, rest = text.split("@", 1)
+        time_text, _, clip = rest.partition(":")
+        if kind not in ("deictic", "iconic", "metaphoric"):
+            raise ValueError(kind)
+        return Cue(kind, time=float(time_text), clip=clip or None)
+    except ValueError as exc:
+        raise ValueError(f"cannot read the cue {text!r}; write KIND@SECONDS[:CLIP] with KIND "
+                         "deictic, iconic or metaphoric, e.g. deictic@3.2") from exc

@@ -16,16 +16,30 @@ from pathlib import Path
 from ..model.loading import load_official
 from ..motion.motion import Motion
 from ..progress import ProgressFn, StopFn
+from ..retrieval.database import GestureDatabase
+from ..retrieval.planner import Cue, plan_window
 from ..speech.audio import AudioError, load_audio
 from ..speech.bert import BertWords
 from ..speech.frontend import SpeechFeatures, SpeechFrontEnd
 from ..speech.pretrained import BERT_NAME, WAV2VEC_NAME
+from ..speech.speakers import resolve_speaker
 from ..speech.transcripts import parse_text, read_transcript
 from ..speech.wav2vec import Wav2VecModel
 from ..speech.words import Phrase, Transcript, Word
 from ..weights import locate, missing_weights_message
 from .engine import Engine, GenerateOptions, GenerationResult, pick_device
+from .insertion import InsertedClip
 from .regenerate import RegenerateOptions, regenerate
+from .retrieved import ClipFactory
+
+
+@dataclass
+class RetrievalOptions:
+    """Retrieval-augmented generation: where the gesture database is and how to query it."""
+
+    method: str = "none"  # none / discourse / gesture_type / directed
+    database: str | Path | None = None
+    cues: list[Cue] = field(default_factory=list)
 
 
 class WeightsMissingError(RuntimeError):
@@ -87,6 +101,7 @@ class Session:
     _engine: Engine | None = None
     _frontend: SpeechFrontEnd | None = None
     _speech: OrderedDict[str, SpeechFeatures] = field(default_factory=OrderedDict)
+    _clips: dict[str, ClipFactory] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.device, self.device_note = pick_device(self.config.device)
@@ -131,12 +146,43 @@ class Session:
             self._speech.popitem(last=False)
         return feats
 
+    def clip_factory(self, database: str | Path) -> ClipFactory:
+        key = str(Path(database).resolve())
+        if key not in self._clips:
+            if not (Path(database) / "db.sqlite").is_file() and not Path(database).is_file():
+                raise ValueError(f"no gesture database at {database}; build one with "
+                                 "`rag-gesture build-db --beat2 DIR --db PATH`")
+            self._clips[key] = ClipFactory(GestureDatabase(database), self.engine,
+                                           self.frontend)
+        return self._clips[key]
+
+    def plan(self, speech: SpeechFeatures, retrieval: RetrievalOptions,
+             speaker: int) -> dict[int, list[InsertedClip]]:
+        """Retrieved clips per window (empty when retrieval is off)."""
+        if retrieval.method == "none" and not retrieval.cues:
+            return {}
+        if retrieval.database is None:
+            raise ValueError("retrieval needs a gesture database (--db PATH)")
+        factory = self.clip_factory(retrieval.database)
+        records = list(factory.db.records(with_features=True))
+        out = {}
+        for k, win in enumerate(speech.windows):
+            plans = plan_window(speech.words, records, method=retrieval.method,
+                                speaker=speaker, window_start=win.start_seconds,
+                                prominence=win.prominence, cues=retrieval.cues)
+            if plans:
+                out[k] = factory.clips(plans)
+        return out
+
     def generate(self, source: SpeechInput, opts: GenerateOptions | None = None,
-                 progress: ProgressFn | None = None,
-                 should_stop: StopFn | None = None) -> GenerationResult:
+                 progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                 retrieval: RetrievalOptions | None = None) -> GenerationResult:
         engine = self.engine  # fail on missing weights before the slow speech analysis
         speech = self.speech(source, progress, should_stop)
-        result = engine.generate(speech, opts, progress, should_stop)
+        opts = opts or GenerateOptions()
+        insertions = self.plan(speech, retrieval or RetrievalOptions(),
+                               resolve_speaker(opts.speaker).index)
+        result = engine.generate(speech, opts, progress, should_stop, insertions=insertions)
         result.info["device_note"] = self.device_note
         return result
 

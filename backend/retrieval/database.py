@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS gesture_labels (
     window TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL, start REAL NOT NULL,
     end_ REAL NOT NULL, word TEXT NOT NULL, PRIMARY KEY (window, idx)
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS prominence (
     window TEXT NOT NULL, idx INTEGER NOT NULL, word TEXT NOT NULL, start REAL NOT NULL,
     end_ REAL NOT NULL, prominence REAL NOT NULL, PRIMARY KEY (window, idx)
@@ -124,6 +125,30 @@ class GestureDatabase:
         self._con = sqlite3.connect(self.db_file)
         self._con.executescript(_SCHEMA)
         self._con.commit()
+
+    # ------------------------------------------------------------------ metadata
+    def set_meta(self, key: str, value: str) -> None:
+        with self._con:
+            self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def audio_path(self, clip: str) -> Path | None:
+        """The clip's 16-kHz recording (BEAT2 `wave16k/<clip>.wav`), when it is on disk."""
+        root = self.get_meta("beat2_root")
+        if root is None:
+            return None
+        path = beat2.clip_paths(Path(root), clip).wav
+        return path if path.is_file() else None
+
+    def window_start(self, name: str) -> tuple[str, int]:
+        row = self._con.execute("SELECT clip, start_frame FROM windows WHERE name = ?",
+                                (name,)).fetchone()
+        if row is None:
+            raise KeyError(f"no window {name!r} in the gesture database")
+        return row[0], int(row[1])
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -324,6 +349,7 @@ class GestureDatabase:
         `progress("build-db", fraction)` is called before the first and after every clip.
         """
         root = Path(root)
+        self.set_meta("beat2_root", str(root.resolve()))
         if clips is None:
             clips = beat2.database_clips(root / "train_test_split.csv")
         report = BuildReport()
