@@ -13,8 +13,9 @@ from .options import add_model_options, session_config
 class ProgressBar:
     """One terminal line: stage, bar, percent, elapsed; redrawn at most 10 times a second."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream, self.width = stream, width
+    def __init__(self, stream=None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr  # the current stderr
+        self.width = width
         self.start = time.perf_counter()
         self.last = 0.0
         self.stage = ""
