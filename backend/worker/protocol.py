@@ -17,11 +17,12 @@ from typing import Any
 
 from ..pipeline.engine import GenerateOptions
 from ..pipeline.regenerate import LOCKABLE, RegenerateOptions
-from ..pipeline.session import SpeechInput, WeightsMissingError
+from ..pipeline.session import RetrievalOptions, SpeechInput, WeightsMissingError
 from ..progress import Cancelled
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown", "locks", "takes", "steps")
+CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown", "locks", "takes", "steps",
+                "retrieval")
 REQUEST_TYPES = ("generate", "regenerate", "cancel", "shutdown", "ping")
 LOADING_STAGE = "loading models"
 
@@ -119,6 +120,7 @@ class Request:
     speech: SpeechInput | None = None
     options: GenerateOptions | None = None
     motion: Path | None = None  # regenerate
+    retrieval: RetrievalOptions | None = None  # generate
     start: int = 0
     end: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
@@ -239,6 +241,41 @@ def _speech(f: _Fields) -> SpeechInput:
                        allow_mismatch=f.boolean("allow_mismatch"))
 
 
+def _retrieval(f: _Fields) -> RetrievalOptions | None:
+    """`retrieval: {method, database, cues: [{kind, time, clip?}]}` (all optional)."""
+    spec = f.msg.get("retrieval")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise f.fail("retrieval", "an object {method, database, cues}")
+    from ..retrieval.planner import METHODS, Cue
+
+    def bad(name: str, want: str) -> ProtocolError:
+        got = json.dumps(spec.get(name.split(".")[0].split("[")[0]))[:60]
+        return ProtocolError("bad_request", f"{f.where}: 'retrieval.{name}' must be {want}, "
+                             f"got {got}")
+
+    method = spec.get("method", "none")
+    if method not in METHODS:
+        raise bad("method", f"one of {list(METHODS)}")
+    database = spec.get("database")
+    if database is not None and not isinstance(database, str):
+        raise bad("database", "a folder path")
+    cues = []
+    for i, c in enumerate(spec.get("cues") or []):
+        ok = isinstance(c, dict) and c.get("kind") in ("deictic", "iconic", "metaphoric") \
+            and isinstance(c.get("time"), int | float) and (
+                c.get("clip") is None or isinstance(c.get("clip"), str))
+        if not ok:
+            raise bad(f"cues[{i}]", "{kind: deictic|iconic|metaphoric, time: seconds, "
+                      "clip?: database window}")
+        cues.append(Cue(c["kind"], time=float(c["time"]), word=c.get("word"),
+                        clip=c.get("clip")))
+    if (method != "none" or cues) and database is None:
+        raise bad("database", "the gesture database folder")
+    return RetrievalOptions(method, Path(database).expanduser() if database else None, cues)
+
+
 def _common(f: _Fields) -> dict[str, Any]:
     speaker = f.msg.get("speaker")
     if speaker is not None:
@@ -283,6 +320,7 @@ def parse_request(msg: dict[str, Any]) -> Request:
         req.speech = _speech(f)
         req.options = GenerateOptions(**_common(f), fps=f.number("fps", 30.0, 0.0, MAX_FPS,
                                                                  lo_open=True))
+        req.retrieval = _retrieval(f)
     elif kind == "regenerate":
         req.speech = _speech(f)
         req.motion = Path(f.string("motion", required=True)).expanduser()

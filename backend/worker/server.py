@@ -248,7 +248,8 @@ class _Worker:
                 progress(P.LOADING_STAGE, 1.0)
             check(stop.is_set, "the request")
             if req.type == "generate":
-                res = self.session.generate(req.speech, req.options, progress, stop.is_set)
+                res = self.session.generate(req.speech, req.options, progress, stop.is_set,
+                                            retrieval=req.retrieval)
             else:
                 assert isinstance(req.options, RegenerateOptions)
                 res = self.session.regenerate(req.speech, self.load_motion(req), req.start,
