@@ -65,6 +65,30 @@ def speech_fields(context: bpy.types.Context, folder: str | None
     return audio, fields
 
 
+def retrieval_fields(scene: bpy.types.Scene, settings: Any,
+                     audio: timeline.AudioInfo) -> dict | None:
+    """The request's `retrieval` object: method, database and the markers' cues."""
+    cues = timeline.marker_cues(scene, audio)
+    method = settings.retrieval.lower()
+    if method == "none" and not cues:
+        return None
+    if not settings.gesture_db:
+        raise TimelineError("Retrieval needs a gesture database: set Gesture Database to a "
+                            "folder made by `rag-gesture build-db`")
+    return {"method": "directed" if method == "none" else method,
+            "database": bpy.path.abspath(settings.gesture_db), "cues": cues}
+
+
+def describe_inserted(inserted: list[dict]) -> str:
+    """One line per planted clip for the panel: label, word, frame, database clip."""
+    lines = []
+    for item in inserted:
+        word = f' "{item["word"]}"' if item.get("word") else ""
+        lines.append(f"{item.get('label', '')}{word} in window {item['window']} "
+                     f"<- {item['clip']}")
+    return "\n".join(lines)
+
+
 def start_worker(context: bpy.types.Context) -> client.WorkerClient:
     prefs = get_prefs(context)
     if prefs is None:
@@ -277,11 +301,16 @@ class GenerateLogic(_JobOperator):
         audio, fields = speech_fields(context, client.scratch_dir())
         worker = start_worker(context)  # after the cheap checks: no start for a bad scene
         request = {"type": "generate", **fields, "takes": settings.takes, "fps": audio.fps}
+        retrieval = retrieval_fields(context.scene, settings, audio)
+        if retrieval:
+            request["retrieval"] = retrieval
         obj_name, fps, start = obj.name, audio.fps, round(audio.frame_zero)
         self._made: list[str] = []
 
         def write(motions: list[dict], info: dict) -> None:
             self._made = write_takes(obj_name, motions, fps, start, audio.name)
+            context.window_manager.rag_gesture.retrieved = describe_inserted(
+                info.get("inserted", []))
 
         return jobs.GenerateJob(worker, request, write)
 

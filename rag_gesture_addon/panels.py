@@ -122,6 +122,17 @@ class RAG_GESTURE_PT_style(_GesturePanel, bpy.types.Panel):
         col.prop(settings, "seed")
         col.prop(settings, "takes")
         col.prop(settings, "steps")
+        col = layout.column(align=True)
+        col.prop(settings, "retrieval")
+        if settings.retrieval != "NONE" or any(
+                timeline.parse_marker(m.name) for m in context.scene.timeline_markers):
+            col.prop(settings, "gesture_db")
+        retrieved = context.window_manager.rag_gesture.retrieved
+        if retrieved:
+            box = layout.box()
+            box.label(text="Planted gestures:")
+            for line in retrieved.splitlines()[:12]:
+                box.label(text=line)
 
         arm = _armature(context)
         takes = keys.list_takes(arm) if arm is not None else []

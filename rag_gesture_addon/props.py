@@ -110,6 +110,21 @@ class RAGGestureSettings(bpy.types.PropertyGroup):
                           description="Seconds on each side of the range over which the new "
                           "motion is blended into the old one")
 
+    retrieval: EnumProperty(
+        name="Retrieval", default="NONE",
+        items=[("NONE", "Off", "Generate from the speech alone"),
+               ("DISCOURSE", "Discourse", "Plant database gestures at connectives (because, but, "
+                "so, ...)"),
+               ("GESTURE_TYPE", "Gesture Words", "Plant database gestures at pointing, shape and "
+                "abstract words"),
+               ("LLM", "LLM", "Ask the language model configured for the backend "
+                "(RAG_GESTURE_LLM_URL) which words to gesture on"),
+               ("DIRECTED", "Markers Only", "Only where timeline markers ask for a gesture")],
+        description="Retrieval-augmented generation from a gesture database; timeline markers "
+        "named deictic, iconic or metaphoric (optionally KIND:word or KIND@clip) always apply")
+    gesture_db: StringProperty(name="Gesture Database", subtype="DIR_PATH",
+                               description="Folder made by `rag-gesture build-db`")
+
     def locks(self) -> list[str]:
         return [p for p in LOCKABLE if getattr(self, f"lock_{p}")]
 
@@ -125,6 +140,8 @@ class RAGGestureJob(bpy.types.PropertyGroup):
     level: EnumProperty(name="Level", items=[("INFO", "Info", ""), ("WARNING", "Warning", ""),
                                              ("ERROR", "Error", "")], default="INFO")
     setup_running: BoolProperty(name="Set-up Running")
+    retrieved: StringProperty(name="Retrieved",
+                              description="What the last generation planted where, one per line")
 
 
 CLASSES = (RAGGestureSettings, RAGGestureJob)

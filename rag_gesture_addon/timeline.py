@@ -225,3 +225,35 @@ def motion_range(lo: int, hi: int, start_frame: float, num_frames: int) -> tuple
         raise TimelineError(f"Frames {lo}-{hi} are outside the generated motion (frames "
                             f"{first:g}-{last:g}); set the range inside it.")
     return start, end
+
+
+GESTURE_KINDS = ("deictic", "iconic", "metaphoric")
+
+
+def parse_marker(name: str) -> dict | None:
+    """A marker name `KIND[:WORD][@CLIP]` (e.g. `deictic`, `iconic:circle`,
+    `metaphoric@2_scott_0_1_1/30`) -> cue fields, or None for other markers."""
+    text, _, clip = name.strip().partition("@")
+    kind, _, word = text.partition(":")
+    kind = kind.strip().lower()
+    if kind not in GESTURE_KINDS:
+        return None
+    cue = {"kind": kind}
+    if word.strip():
+        cue["word"] = word.strip()
+    if clip.strip():
+        cue["clip"] = clip.strip()
+    return cue
+
+
+def marker_cues(scene: bpy.types.Scene, audio: AudioInfo) -> list[dict]:
+    """Gesture cues from timeline markers inside the audio, at their audio time (seconds)."""
+    cues = []
+    for marker in sorted(scene.timeline_markers, key=lambda m: m.frame):
+        cue = parse_marker(marker.name)
+        if cue is None:
+            continue
+        t = audio.time_of(marker.frame)
+        if audio.t_start <= t < audio.t_end:
+            cues.append({**cue, "time": round(t, 4)})
+    return cues

@@ -55,3 +55,13 @@ def test_cues_outside_the_window_are_ignored():
     words = timed("look over there", 30.0)
     assert plan_window(words, DB, method="directed", speaker=1, window_start=0.0,
                        cues=[Cue("deictic", time=30.5)]) == []
+
+
+def test_llm_method_without_endpoint_uses_the_local_tagger(monkeypatch):
+    monkeypatch.delenv("RAG_GESTURE_LLM_URL", raising=False)
+    words = timed("look over there at that big circle", 0.0)
+    notes: list[str] = []
+    llm = plan_window(words, DB, method="llm", speaker=1, warnings=notes)
+    local = plan_window(words, DB, method="gesture_type", speaker=1)
+    assert [p.candidate.name for p in llm] and notes == []
+    assert {p.query.label for p in llm} == {p.query.label for p in local}

@@ -54,8 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--allow-mismatch", action="store_true",
                    help="keep going when the transcript does not seem to match the audio")
     g.add_argument("--retrieval", default="none",
-                   choices=("none", "discourse", "gesture_type", "directed"),
-                   help="plant matching gestures from a gesture database (rag-gesture build-db)")
+                   choices=("none", "discourse", "gesture_type", "llm", "directed"),
+                   help="plant matching gestures from a gesture database (rag-gesture build-db); "
+                   "llm asks the OpenAI-compatible endpoint in RAG_GESTURE_LLM_URL")
     g.add_argument("--db", help="gesture database folder (for --retrieval / --cue)")
     g.add_argument("--cue", action="append", default=[], metavar="KIND@SECONDS[:CLIP]",
                    help="ask for a gesture (deictic/iconic/metaphoric) at a time, optionally "

@@ -37,7 +37,7 @@ from .retrieved import ClipFactory
 class RetrievalOptions:
     """Retrieval-augmented generation: where the gesture database is and how to query it."""
 
-    method: str = "none"  # none / discourse / gesture_type / directed
+    method: str = "none"  # none / discourse / gesture_type / llm / directed
     database: str | Path | None = None
     cues: list[Cue] = field(default_factory=list)
 
@@ -156,8 +156,8 @@ class Session:
                                            self.frontend)
         return self._clips[key]
 
-    def plan(self, speech: SpeechFeatures, retrieval: RetrievalOptions,
-             speaker: int) -> dict[int, list[InsertedClip]]:
+    def plan(self, speech: SpeechFeatures, retrieval: RetrievalOptions, speaker: int,
+             warnings: list[str] | None = None) -> dict[int, list[InsertedClip]]:
         """Retrieved clips per window (empty when retrieval is off)."""
         if retrieval.method == "none" and not retrieval.cues:
             return {}
@@ -169,7 +169,8 @@ class Session:
         for k, win in enumerate(speech.windows):
             plans = plan_window(speech.words, records, method=retrieval.method,
                                 speaker=speaker, window_start=win.start_seconds,
-                                prominence=win.prominence, cues=retrieval.cues)
+                                prominence=win.prominence, cues=retrieval.cues,
+                                warnings=warnings)
             if plans:
                 out[k] = factory.clips(plans)
         return out
@@ -180,9 +181,11 @@ class Session:
         engine = self.engine  # fail on missing weights before the slow speech analysis
         speech = self.speech(source, progress, should_stop)
         opts = opts or GenerateOptions()
+        notes: list[str] = []
         insertions = self.plan(speech, retrieval or RetrievalOptions(),
-                               resolve_speaker(opts.speaker).index)
+                               resolve_speaker(opts.speaker).index, notes)
         result = engine.generate(speech, opts, progress, should_stop, insertions=insertions)
+        result.info["warnings"] = result.info.get("warnings", []) + notes
         result.info["device_note"] = self.device_note
         return result
 

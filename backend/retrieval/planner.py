@@ -18,7 +18,7 @@ from .placement import Placement, place
 from .records import Bound, Candidate, QueryPoint, WindowRecord
 from .scoring import discourse_queries, gesture_type_queries, retrieve
 
-METHODS = ("none", "discourse", "gesture_type", "directed")
+METHODS = ("none", "discourse", "gesture_type", "llm", "directed")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,16 @@ def query_points(
     return []
 
 
+def llm_points(words: Sequence[Word], prominence, warnings: list[str] | None):
+    """LLM query points (spec §5.5) when an endpoint is configured, else the local tagger."""
+    from .llm import LlmConfig, llm_query_points
+
+    points, notes = llm_query_points(list(words), LlmConfig.from_env(), prominence)
+    if warnings is not None:
+        warnings.extend(notes)
+    return points
+
+
 def plan_window(
     words: Sequence[Word],
     records: Iterable[WindowRecord],
@@ -90,6 +100,7 @@ def plan_window(
     prominence: Sequence[tuple[str, float, float, float]] | None = None,
     cues: Sequence[Cue] = (),
     query_features=None,
+    warnings: list[str] | None = None,
 ) -> list[PlannedClip]:
     """Retrieval plan for one window. `words` are absolute-timed; cues win over taggers."""
     if method not in METHODS:
@@ -107,6 +118,9 @@ def plan_window(
         search_method = "gesture_type"
     elif method in ("none", "directed"):
         return []
+    elif method == "llm":
+        queries = [(q, None) for q in llm_points(rel, prominence, warnings)]
+        search_method = "llm"
     else:
         queries = [(q, None) for q in query_points(method, rel, prominence)]
         search_method = method

@@ -1,0 +1,68 @@
+"""Timeline markers as gesture cues, and the retrieval part of the Generate request."""
+
+from __future__ import annotations
+
+import bpy
+import pytest
+
+
+@pytest.fixture
+def timeline(addon_module):
+    return addon_module("timeline")
+
+
+@pytest.fixture
+def operators(addon_module):
+    return addon_module("operators")
+
+
+def test_marker_names(timeline):
+    assert timeline.parse_marker("deictic") == {"kind": "deictic"}
+    assert timeline.parse_marker(" Iconic:circle ") == {"kind": "iconic", "word": "circle"}
+    assert timeline.parse_marker("metaphoric:idea@2_scott_0_1_1/30") == {
+        "kind": "metaphoric", "word": "idea", "clip": "2_scott_0_1_1/30"}
+    assert timeline.parse_marker("F_120") is None and timeline.parse_marker("beat") is None
+
+
+def _scene_with_markers(tmp_path, timeline):
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    wav = tmp_path / "line.wav"
+    wav.write_bytes(b"RIFF")  # only its existence is checked here
+    audio = timeline.audio_from_file(scene, str(wav), 11)
+    for name, frame in (("deictic", 41), ("iconic:circle", 71), ("note", 50),
+                        ("metaphoric", 5)):  # frame 5 is before the audio starts
+        scene.timeline_markers.new(name, frame=frame)
+    return scene, audio
+
+
+def test_marker_cues_in_audio_time(tmp_path, timeline):
+    scene, audio = _scene_with_markers(tmp_path, timeline)
+    assert timeline.marker_cues(scene, audio) == [
+        {"kind": "deictic", "time": 1.0}, {"kind": "iconic", "word": "circle", "time": 2.0}]
+
+
+def test_retrieval_fields(tmp_path, timeline, operators):
+    scene, audio = _scene_with_markers(tmp_path, timeline)
+    settings = scene.rag_gesture
+    with pytest.raises(timeline.TimelineError, match="gesture database"):
+        operators.retrieval_fields(scene, settings, audio)  # markers but no database
+    settings.gesture_db = str(tmp_path)
+    fields = operators.retrieval_fields(scene, settings, audio)
+    assert fields["method"] == "directed" and len(fields["cues"]) == 2
+    settings.retrieval = "DISCOURSE"
+    assert operators.retrieval_fields(scene, settings, audio)["method"] == "discourse"
+    for m in list(scene.timeline_markers):
+        scene.timeline_markers.remove(m)
+    settings.retrieval = "NONE"
+    assert operators.retrieval_fields(scene, settings, audio) is None
+
+
+def test_inserted_lines(operators):
+    text = operators.describe_inserted([
+        {"window": 0, "clip": "2_scott_0_1_1/30", "tokens": [4, 7], "word": "because",
+         "label": "Contingency.Cause.Reason"},
+        {"window": 1, "clip": "x/1", "tokens": [0, 2], "label": "deictic"}])
+    assert text.splitlines() == [
+        'Contingency.Cause.Reason "because" in window 0 <- 2_scott_0_1_1/30',
+        "deictic in window 1 <- x/1"]
