@@ -446,3 +446,44 @@ def test_missing_weights_message(mods, assets, prefs):
         bpy.ops.rag_gesture.generate()
     assert "rag-gesture download" in str(err.value)
     assert scene_fingerprint(obj) == before
+
+
+BUILD_DB = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from beat2_synthetic import make_beat2
+    from backend.cli import main
+    from backend.retrieval.database import GestureDatabase
+    root = make_beat2(Path(sys.argv[2]) / "beat2")
+    db = Path(sys.argv[2]) / "gestures"
+    assert main(["build-db", "--beat2", str(root), "--db", str(db), "--no-bert"]) == 0
+    with GestureDatabase(db) as g:
+        print("DB " + str(db) + " " + g.names()[0])
+""")
+
+
+@pytest.fixture(scope="module")
+def gesture_db(backend_python, repo_root, tmp_path_factory) -> tuple[str, str]:
+    proc = subprocess.run([str(backend_python), "-c", BUILD_DB, str(repo_root / "tests"),
+                           str(tmp_path_factory.mktemp("gesture_db"))], capture_output=True,
+                          text=True, timeout=300, cwd=repo_root)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DB ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
+    _, path, first = lines[-1].split(" ", 2)
+    return path, first
+
+
+def test_marker_cue_plants_a_database_gesture(mods, assets, gesture_db):
+    path, clip = gesture_db
+    make_scene(mods, assets, takes=1)
+    scene = bpy.context.scene
+    scene.timeline_markers.new(f"deictic@{clip}", frame=35)  # 1 s into the audio at 24 fps
+    scene.rag_gesture.gesture_db = path
+    op = driver(mods, "generate")
+    assert run_modal(op) == {"FINISHED"}, op.reports
+    request = op._job.request
+    assert request["retrieval"] == {"method": "directed", "database": path,
+                                    "cues": [{"kind": "deictic", "clip": clip, "time": 1.0}]}
+    planted = bpy.context.window_manager.rag_gesture.retrieved.splitlines()
+    assert planted == [f"deictic in window 0 <- {clip}"]
