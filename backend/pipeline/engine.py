@@ -207,7 +207,8 @@ class Engine:
                 if insertions and insertions.get(k):
                     clips = insertions[k]
                     trajs = invert_clips(self.model, self.loaded.config.guidance, schedule,
-                                         clips, self.inversions, should_stop)
+                                         clips, self.inversions, should_stop,
+                                         lambda k: self.styles(schedule, k, should_stop))
                     x_t, planted = plant(x_t, clips, trajs, tokens, noise)
                     reps.append(planted)
                 z = ddim_sample(den, x_t, schedule, reps, on_step=step, should_stop=should_stop)

@@ -10,7 +10,7 @@ docs/fidelity.md). Face and lower-body tokens of a clip are not inserted, as in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,8 +57,11 @@ class InversionCache:
 
 def invert_clips(model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: Schedule,
                  clips: Sequence[InsertedClip], cache: InversionCache,
-                 should_stop: StopFn | None = None) -> list[list[torch.Tensor]]:
-    """Inverted trajectory of every clip (entry k at noise level k+1), missing ones batched."""
+                 should_stop: StopFn | None = None,
+                 styles: Callable[[int], StyleTable] | None = None) -> list[list[torch.Tensor]]:
+    """Inverted trajectory of every clip (entry k at noise level k+1), missing ones batched.
+
+    `styles(batch)` may supply a cached StyleTable (the engine keeps one per batch size)."""
     todo = [c for c in clips if cache.get(c.name, schedule) is None]
     unique = list({c.name: c for c in todo}.values())
     if unique:
@@ -70,8 +73,9 @@ def invert_clips(model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: 
         with torch.inference_mode():
             xf = model.encode_conditions(text.to(device), audio.to(device), spk.to(device))
             win = model.prepare(xf, cache=True)
-            den = GuidedDenoiser(model, guidance, schedule, win,
-                                 StyleTable(model, schedule.timesteps.tolist(), k, should_stop))
+            table = styles(k) if styles is not None else StyleTable(
+                model, schedule.timesteps.tolist(), k, should_stop)
+            den = GuidedDenoiser(model, guidance, schedule, win, table)
             traj = ddim_invert(den, torch.cat([c.latent for c in unique]), schedule,
                                should_stop)
         for i, c in enumerate(unique):

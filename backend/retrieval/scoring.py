@@ -24,6 +24,7 @@ documented where they happen:
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
@@ -50,10 +51,12 @@ NUM_RETRIEVAL = 1  # candidates used per query point (RG:470-477)
 # ============================================================================ similarity
 
 
+@functools.lru_cache(maxsize=65536)
 def word_similarity(a: str, b: str) -> float:
     """Partial-ratio similarity in [0, 1]: best match of the shorter string inside the longer.
 
-    1.0 when one string contains the other; 0.0 when either is empty.
+    1.0 when one string contains the other; 0.0 when either is empty. Cached: a query compares
+    the same few words against every database window.
     """
     if not a or not b:
         return 0.0
