@@ -42,7 +42,7 @@ from backend.retrieval.records import (  # noqa: E402
     QueryPoint,
     WindowRecord,
 )
-from backend.retrieval.scoring import retrieve  # noqa: E402
+from backend.retrieval.scoring import retrieve, with_prominences  # noqa: E402
 from backend.speech.bert import WindowText  # noqa: E402
 from backend.speech.frontend import SpeechFeatures, WindowSpeech  # noqa: E402
 
@@ -111,7 +111,8 @@ def synthetic_records(n: int, seed: int = 0) -> list[WindowRecord]:
         records.append(WindowRecord(name=f"spk{i % 25}_w{i:05d}", speaker=int(rng.integers(25)),
                                     relations=rels, gesture_labels=labels, prominence=prom,
                                     token_features=feats))
-    return records
+    # as GestureDatabase.records() yields them: per-item prominence computed once at load
+    return [with_prominences(r) for r in records]
 
 
 def time_query(records: list[WindowRecord], query: QueryPoint, method: str,

@@ -35,6 +35,7 @@ from backend.speech.words import Word
 from . import beat2
 from .connectives import relations_in_window, tag_connectives
 from .records import DiscourseRelation, GestureLabel, ProminenceRow, WindowRecord
+from .scoring import with_prominences
 
 DB_FILE = "db.sqlite"
 ARRAYS_DIR = "arrays"
@@ -215,7 +216,7 @@ class GestureDatabase:
             args,
         ).fetchall():
             feats = self.window_features(name) if with_features and has_feat else None
-            yield WindowRecord(
+            yield with_prominences(WindowRecord(
                 name=name,
                 speaker=int(speaker),
                 words=[Word(t, s, e) for t, s, e in json.loads(words_json)],
@@ -223,7 +224,7 @@ class GestureDatabase:
                 gesture_labels=labels.get(name, []),
                 prominence=proms.get(name, []),
                 token_features=feats,
-            )
+            ))
 
     def record(self, name: str, *, with_features: bool = True) -> WindowRecord:
         clip = self._clip_of(name)

@@ -114,6 +114,16 @@ def relation_prominences(record: WindowRecord) -> list[float | None]:
     return phrase_prominence([r.connective for r in record.relations], record.prominence)
 
 
+def with_prominences(record: WindowRecord) -> WindowRecord:
+    """Fill the record's per-relation / per-label prominence once (same values scoring would
+    derive on every query), so a query over many windows does no string matching."""
+    if record.relation_prominence is None:
+        record.relation_prominence = relation_prominences(record)
+    if record.label_prominence is None:
+        record.label_prominence = label_prominences(record)
+    return record
+
+
 def label_prominences(record: WindowRecord) -> list[float | None]:
     """Per-label prominence (all labels, beat included, as the reference maps them)."""
     if record.label_prominence is not None:
