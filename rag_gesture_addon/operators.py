@@ -67,8 +67,12 @@ def speech_fields(context: bpy.types.Context, folder: str | None
 
 def retrieval_fields(scene: bpy.types.Scene, settings: Any,
                      audio: timeline.AudioInfo) -> dict | None:
-    """The request's `retrieval` object: method, database and the markers' cues."""
+    """The request's `retrieval` object: method, database and the cues of the markers and
+    of annotated text strips."""
     cues = timeline.marker_cues(scene, audio)
+    if settings.transcript_source == "TEXT_STRIPS":
+        cues = sorted(cues + timeline.strip_cues(scene, settings.transcript_channel, audio),
+                      key=lambda c: c["time"])
     method = settings.retrieval.lower()
     if method == "none" and not cues:
         return None

@@ -155,7 +155,7 @@ def strip_phrases(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> lis
              if s.type == "TEXT" and s.channel == channel and not s.mute]
     phrases = []
     for s in sorted(found, key=lambda s: (s.frame_final_start, s.frame_final_end)):
-        text = " ".join(str(s.text).split())
+        text = split_annotations(str(s.text))[0]
         start = audio.time_of(s.frame_final_start)
         end = audio.time_of(s.frame_final_end)
         if not text or end <= 0.0:
@@ -257,3 +257,45 @@ def marker_cues(scene: bpy.types.Scene, audio: AudioInfo) -> list[dict]:
         if audio.t_start <= t < audio.t_end:
             cues.append({**cue, "time": round(t, 4)})
     return cues
+
+
+_ANNOTATION = re.compile(r"\[(deictic|iconic|metaphoric)(?:@([^\]]+))?\]\s*", re.IGNORECASE)
+
+
+def split_annotations(text: str) -> tuple[str, list[dict]]:
+    """Text-strip words with gesture annotations: `[KIND]` or `[KIND@clip]` right before a
+    word asks for that gesture on it (e.g. "look at [deictic]this big [iconic]circle").
+    Returns the clean text and, per annotation, {kind, word, index (word position), clip?}."""
+    cues: list[dict] = []
+    words: list[str] = []
+    pending: list[dict] = []
+    pos = 0
+    for m in _ANNOTATION.finditer(text):
+        words += text[pos:m.start()].split()
+        pending.append({"kind": m.group(1).lower(), **({"clip": m.group(2).strip()}
+                                                        if m.group(2) else {})})
+        pos = m.end()
+        if pos < len(text) and not text[pos].isspace():
+            nxt = text[pos:].split()[0]
+            for cue in pending:
+                cues.append({**cue, "word": nxt.strip(".,!?;:"), "index": len(words)})
+            pending = []
+    words += text[pos:].split()
+    return " ".join(words), cues
+
+
+def strip_cues(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> list[dict]:
+    """Gesture cues written into the text strips on `channel`, timed by the word's share of
+    its strip (the worker snaps each cue to the aligned word when it finds it)."""
+    out = []
+    for s in compat.strips_all(scene):
+        if s.type != "TEXT" or s.channel != channel or s.mute:
+            continue
+        clean, cues = split_annotations(str(s.text))
+        n = max(len(clean.split()), 1)
+        start, end = audio.time_of(s.frame_final_start), audio.time_of(s.frame_final_end)
+        for cue in cues:
+            t = start + (end - start) * cue.pop("index") / n
+            if audio.t_start <= t < audio.t_end and t >= 0.0:
+                out.append({**cue, "time": round(t, 4)})
+    return sorted(out, key=lambda c: c["time"])

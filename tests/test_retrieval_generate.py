@@ -93,3 +93,37 @@ def test_worker_protocol_retrieval_fields(tmp_path):
                         "retrieval.cues[0]")):
         with pytest.raises(ProtocolError, match=field.replace("[", r"\[")):
             parse_request({**base, "retrieval": bad})
+
+
+def test_add_clip_command(tmp_path, capsys):
+    from backend.motion.motion import Motion
+
+    rng = np.random.default_rng(0)
+    n = 360  # 12 s at 30 fps
+    Motion(poses=(0.1 * rng.standard_normal((n, 55, 3))).astype(np.float32),
+           trans=np.zeros((n, 3), np.float32), expressions=np.zeros((n, 100), np.float32),
+           fps=30.0).save_npz(tmp_path / "studio_take.npz")
+    words = [{"word": w, "start": 1.0 + 0.4 * i, "end": 1.3 + 0.4 * i}
+             for i, w in enumerate("look at this huge circle because it matters".split())]
+    (tmp_path / "words.json").write_text(json.dumps(words))
+    db = tmp_path / "db"
+    args = ["add-clip", str(tmp_path / "studio_take.npz"), "--words",
+            str(tmp_path / "words.json"), "--db", str(db), "--label", "iconic@2.2-3.0:circle",
+            "--speaker", "katya"]
+    assert main(args) == 0
+    assert "added 1 window(s)" in capsys.readouterr().out
+    with GestureDatabase(db) as g:
+        rec = g.record(g.names()[0])
+    assert rec.speaker == 7 and rec.gesture_labels[0].word == "circle"
+    assert any(r.connective == "because" for r in rec.relations)  # tagged locally
+    assert main(args) == 1 and "already" in capsys.readouterr().err
+    assert main([*args[:-2], "--label", "wave@1"]) == 1
+
+
+def test_guidance_schedule_option(session, database, speech_source):
+    with pytest.raises(ValueError, match="decreasing_till_25"):
+        RetrievalOptions("discourse", database, guidance_schedule="fastest")
+    res = session.generate(speech_source, GenerateOptions(seed=1, steps=10),
+                           retrieval=RetrievalOptions("discourse", database,
+                                                      guidance_schedule="all_10"))
+    assert res.info["guidance_schedule"] == "all_10"

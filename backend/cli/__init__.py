@@ -1,4 +1,4 @@
-"""`rag-gesture` command line: doctor, download, generate, build-db, worker.
+"""`rag-gesture` command line: doctor, download, generate, build-db, add-clip, worker.
 
 Threading: the model runs many small matrix products per step. On an idle machine OpenMP's
 default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     dl.set_defaults(func=_lazy("download", "download"))
     generate.add_parser(sub)
     build_db.add_parser(sub)
+    build_db.add_clip_parser(sub)
     w = sub.add_parser("worker", help="serve the JSON-lines protocol on stdin/stdout "
                        "(used by the Blender add-on; see docs/protocol.md)")
     from .options import add_model_options

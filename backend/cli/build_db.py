@@ -20,6 +20,52 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def add_clip_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("add-clip", help="add your own gesture clip (motion .npz + timed words) "
+                       "to a gesture database")
+    p.add_argument("motion", help="SMPL-X motion .npz (BEAT2/AMASS layout)")
+    p.add_argument("--words", required=True,
+                   help="transcript with word timings in clip seconds (TextGrid or JSON words)")
+    p.add_argument("--db", required=True, help="gesture database folder")
+    p.add_argument("--label", action="append", default=[], metavar="KIND@START-END[:WORD]",
+                   help="a gesture label, e.g. iconic@1.2-2.0:circle (deictic, iconic, "
+                   "metaphoric, beat)")
+    p.add_argument("--speaker", help="BEAT2 speaker style to file it under (name or index)")
+    p.add_argument("--name", help="clip name (default: the file name)")
+    p.add_argument("--replace", action="store_true", help="replace a clip of the same name")
+    p.set_defaults(func=run_add_clip)
+
+
+def parse_label(text: str):
+    """`KIND@START-END[:WORD]` -> GestureLabel."""
+    from ..retrieval.records import GestureLabel
+
+    try:
+        kind, rest = text.split("@", 1)
+        span, _, word = rest.partition(":")
+        start, end = (float(x) for x in span.split("-", 1))
+        return GestureLabel(kind.strip().lower(), start, end, word.strip())
+    except ValueError as exc:
+        raise ValueError(f"cannot read the label {text!r}; write KIND@START-END[:WORD], e.g. "
+                         "iconic@1.2-2.0:circle") from exc
+
+
+def run_add_clip(args: argparse.Namespace) -> int:
+    from ..retrieval.database import GestureDatabase
+
+    try:
+        labels = [parse_label(x) for x in args.label]
+        with GestureDatabase(Path(args.db)) as db:
+            names = db.add_user_clip(Path(args.motion), Path(args.words), labels,
+                                     speaker=args.speaker, name=args.name,
+                                     replace=args.replace)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"added {len(names)} window(s) to {args.db}: {', '.join(names)}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..retrieval.database import build_from_beat2
     from .generate import ProgressBar

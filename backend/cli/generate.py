@@ -61,6 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--cue", action="append", default=[], metavar="KIND@SECONDS[:CLIP]",
                    help="ask for a gesture (deictic/iconic/metaphoric) at a time, optionally "
                    "a database clip, e.g. deictic@3.2 or iconic@5:2_scott_0_1_1/30")
+    g.add_argument("--guidance-schedule", default="decreasing_till_25",
+                   help="official insertion-guidance preset (reported; no numeric effect)")
     g.add_argument("-o", "--output", required=True,
                    help="output .npz; extra takes are written as NAME_take2.npz, ...")
     add_model_options(g)
@@ -85,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    retrieval = RetrievalOptions(args.retrieval, args.db, cues)
+    try:
+        retrieval = RetrievalOptions(args.retrieval, args.db, cues, args.guidance_schedule)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     session = Session(session_config(args))
     print(f"device: {session.device_note}", file=sys.stderr)
     bar = ProgressBar()

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..diffusion.guidance_schedules import guidance_iters
 from ..model.loading import load_official
 from ..motion.motion import Motion
 from ..progress import ProgressFn, StopFn
@@ -40,6 +41,12 @@ class RetrievalOptions:
     method: str = "none"  # none / discourse / gesture_type / llm / directed
     database: str | Path | None = None
     cues: list[Cue] = field(default_factory=list)
+    # Official insertion-guidance preset. Accepted and reported for comparison with the
+    # reference; its gradient loop has no effect on the output (docs/fidelity.md).
+    guidance_schedule: str = "decreasing_till_25"
+
+    def __post_init__(self) -> None:
+        guidance_iters(self.guidance_schedule)  # unknown names fail with the list of presets
 
 
 class WeightsMissingError(RuntimeError):
@@ -186,6 +193,8 @@ class Session:
                                resolve_speaker(opts.speaker).index, notes)
         result = engine.generate(speech, opts, progress, should_stop, insertions=insertions)
         result.info["warnings"] = result.info.get("warnings", []) + notes
+        if insertions:
+            result.info["guidance_schedule"] = (retrieval or RetrievalOptions()).guidance_schedule
         result.info["device_note"] = self.device_note
         return result
 

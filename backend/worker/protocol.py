@@ -273,7 +273,13 @@ def _retrieval(f: _Fields) -> RetrievalOptions | None:
                         clip=c.get("clip")))
     if (method != "none" or cues) and database is None:
         raise bad("database", "the gesture database folder")
-    return RetrievalOptions(method, Path(database).expanduser() if database else None, cues)
+    schedule = spec.get("guidance_schedule", RetrievalOptions.guidance_schedule)
+    try:
+        return RetrievalOptions(method, Path(database).expanduser() if database else None, cues,
+                                schedule)
+    except ValueError as exc:
+        raise ProtocolError("bad_request", f"{f.where}: 'retrieval.guidance_schedule': {exc}") \
+            from None
 
 
 def _common(f: _Fields) -> dict[str, Any]:

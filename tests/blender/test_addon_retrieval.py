@@ -66,3 +66,28 @@ def test_inserted_lines(operators):
     assert text.splitlines() == [
         'Contingency.Cause.Reason "because" in window 0 <- 2_scott_0_1_1/30',
         "deictic in window 1 <- x/1"]
+
+
+def test_text_strip_annotations(timeline):
+    clean, cues = timeline.split_annotations("look at [deictic]this big [Iconic@x/1]circle.")
+    assert clean == "look at this big circle."
+    assert cues == [{"kind": "deictic", "word": "this", "index": 2},
+                    {"kind": "iconic", "clip": "x/1", "word": "circle", "index": 4}]
+    assert timeline.split_annotations("no cues here") == ("no cues here", [])
+
+
+def test_strip_cues_and_clean_phrases(tmp_path, timeline, addon_module):
+    compat = addon_module("compat")
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.0
+    wav = tmp_path / "line.wav"
+    wav.write_bytes(b"RIFF")
+    audio = timeline.audio_from_file(scene, str(wav), 11)
+    se = scene.sequence_editor_create()
+    compat.new_text_strip(se, "a", "[deictic]look over there", 2, 11, 30)
+    compat.new_text_strip(se, "b", "a big [iconic]circle", 2, 41, 60)
+    assert timeline.strip_cues(scene, 2, audio) == [
+        {"kind": "deictic", "word": "look", "time": 0.0},
+        {"kind": "iconic", "word": "circle", "time": round(1.0 + 2.0 * 2 / 3, 4)}]
+    texts = [p["text"] for p in timeline.strip_phrases(scene, 2, audio)]
+    assert texts == ["look over there", "a big circle"]
