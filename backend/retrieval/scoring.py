@@ -223,7 +223,7 @@ def score_gesture(
         chosen = same[words.index(query.text)]
     else:
         sims = [word_similarity(w, query.text) for w in words]
-        j = int(np.argmax(sims))
+        j = max(range(len(sims)), key=sims.__getitem__)  # first maximum, like np.argmax
         chosen = same[j]
         bonus = similarity_bonus if fixed_bonus else official_similarity_bonus
         score += bonus(sims[j])
