@@ -374,3 +374,30 @@ def test_own_window_is_dropped_after_the_top_k_cut():
     kept = select(ranked, own_name="w3", num_retrieval=20)
     assert len(kept) == 9 and "w3" not in names(kept)
     assert names(select(ranked, own_name="w0")) == ["w1"]
+
+
+def test_record_index_gives_the_same_ranking_as_a_full_scan():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from retrieval import synthetic_records  # the benchmark's 10,000-window generator
+
+    from backend.retrieval.scoring import RecordIndex
+
+    records = synthetic_records(600, seed=3)
+    index = RecordIndex(records)
+    queries = [QueryPoint("discourse", c, s, 1.0, 1.3, p) for c, s, p in (
+        ("because", "Contingency.Cause.Reason", 1.2), ("but", "Comparison.Contrast", None),
+        ("meanwhile", "Temporal.Synchrony", 0.4), ("instead", "Expansion.Substitution", None))]
+    queries += [QueryPoint("gesture", w, k, 2.0, 2.5) for w, k in (
+        ("circle", "iconic"), ("there", "deictic"), ("idea", "metaphoric"))]
+    found = 0
+    for q in queries:
+        method = "discourse" if q.kind == "discourse" else "gesture_type"
+        full = search(q, records, speaker=3, method=method)
+        fast = search(q, index, speaker=3, method=method)
+        assert [(c.name, c.score, c.bound) for c in fast] == \
+            [(c.name, c.score, c.bound) for c in full]
+        found += bool(full)
+    assert found >= 5  # the comparison is not vacuous

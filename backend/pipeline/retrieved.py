@@ -17,6 +17,7 @@ import torch
 from ..motion.kinematics import motion_contacts
 from ..retrieval.database import GestureDatabase
 from ..retrieval.planner import PlannedClip
+from ..retrieval.scoring import RecordIndex
 from ..speech.audio import load_audio
 from ..speech.frontend import SpeechFrontEnd, window_audio
 from .assemble import Track, track_to_parts
@@ -38,6 +39,14 @@ class ClipFactory:
     engine: Engine
     frontend: SpeechFrontEnd
     _cache: dict[str, ClipMaterials] = field(default_factory=dict)
+    _index: tuple[int, RecordIndex] | None = None
+
+    def index(self) -> RecordIndex:
+        """The database's records, indexed once (rebuilt when windows were added)."""
+        count = self.db.count()
+        if self._index is None or self._index[0] != count:
+            self._index = (count, RecordIndex(self.db.records(with_features=True)))
+        return self._index[1]
 
     def materials(self, name: str) -> ClipMaterials:
         if name in self._cache:

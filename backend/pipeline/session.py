@@ -171,7 +171,7 @@ class Session:
         if retrieval.database is None:
             raise ValueError("retrieval needs a gesture database (--db PATH)")
         factory = self.clip_factory(retrieval.database)
-        records = list(factory.db.records(with_features=True))
+        records = factory.index()
         out = {}
         for k, win in enumerate(speech.windows):
             plans = plan_window(speech.words, records, method=retrieval.method,

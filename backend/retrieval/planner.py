@@ -16,7 +16,7 @@ from .connectives import tag_connectives
 from .gesture_types import tag_gesture_words
 from .placement import Placement, place
 from .records import Bound, Candidate, QueryPoint, WindowRecord
-from .scoring import discourse_queries, gesture_type_queries, retrieve
+from .scoring import RecordIndex, discourse_queries, gesture_type_queries, retrieve
 
 METHODS = ("none", "discourse", "gesture_type", "llm", "directed")
 
@@ -91,7 +91,7 @@ def llm_points(words: Sequence[Word], prominence, warnings: list[str] | None):
 
 def plan_window(
     words: Sequence[Word],
-    records: Iterable[WindowRecord],
+    records: Iterable[WindowRecord] | RecordIndex,
     *,
     method: str,
     speaker: int,
@@ -105,8 +105,8 @@ def plan_window(
     """Retrieval plan for one window. `words` are absolute-timed; cues win over taggers."""
     if method not in METHODS:
         raise ValueError(f"unknown retrieval method {method!r}; choose one of {list(METHODS)}")
-    records = list(records)
-    by_name = {r.name: r for r in records}
+    index = records if isinstance(records, RecordIndex) else RecordIndex(records)
+    records, by_name = index, index.by_name
     rel = [
         Word(w.text, w.start - window_start, w.end - window_start)
         for w in words

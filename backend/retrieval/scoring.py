@@ -253,6 +253,41 @@ def score_window(
     raise ValueError(f"unknown retrieval method {method!r}; expected one of {METHODS}")
 
 
+# ============================================================================ index
+
+
+class RecordIndex:
+    """Database windows grouped by what a query can match: PDTB sense, its top-level class and
+    gesture kind. Scoring only the windows of the query's group gives exactly the same
+    candidates in the same order (the others score None), without touching every window."""
+
+    def __init__(self, records: Iterable[WindowRecord]) -> None:
+        self.records = list(records)
+        self.by_name = {r.name: r for r in self.records}
+        self.features = {r.name: r.token_features for r in self.records}
+        self.by_sense: dict[str, list[WindowRecord]] = {}
+        self.by_top: dict[str, list[WindowRecord]] = {}
+        self.by_kind: dict[str, list[WindowRecord]] = {}
+        for r in self.records:
+            for key, table in ([(x.sense, self.by_sense) for x in r.relations]
+                               + [(top_level(x.sense), self.by_top) for x in r.relations]
+                               + [(g.kind, self.by_kind) for g in r.gesture_labels]):
+                group = table.setdefault(key, [])
+                if not group or group[-1] is not r:
+                    group.append(r)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def candidates(self, query: QueryPoint, method: str,
+                   top_level_only: bool) -> list[WindowRecord]:
+        if method == "discourse":
+            if top_level_only:
+                return self.by_top.get(top_level(query.label), [])
+            return self.by_sense.get(query.label, [])
+        return self.by_kind.get(query.label, [])
+
+
 # ============================================================================ ranking
 
 
@@ -290,7 +325,7 @@ def rank_candidates(
 
 def search(
     query: QueryPoint,
-    records: Iterable[WindowRecord],
+    records: Iterable[WindowRecord] | RecordIndex,
     *,
     speaker: int,
     method: Method,
@@ -299,16 +334,24 @@ def search(
     fixed_bonus: bool = True,
     sense_fallback: bool = True,
 ) -> list[Candidate]:
-    """Score every database window for one query point and rank them (top `top_k`)."""
+    """Score every database window for one query point and rank them (top `top_k`).
+
+    Pass a `RecordIndex` (built once per database) to score only the windows that can match.
+    """
     expected = "discourse" if method == "discourse" else "gesture"
     if query.kind != expected:
         raise ValueError(f"method {method!r} needs a {expected!r} query, got {query.kind!r}")
-    records = list(records)
-    features = {r.name: r.token_features for r in records}
+    index = records if isinstance(records, RecordIndex) else None
+    if index is None:
+        records = list(records)
+        features = {r.name: r.token_features for r in records}
+    else:
+        features = index.features
 
     def scored(top_level_only: bool) -> list[Candidate]:
         out = []
-        for rec in records:
+        pool = records if index is None else index.candidates(query, method, top_level_only)
+        for rec in pool:
             cand = score_window(
                 query, rec, speaker, method, fixed_bonus=fixed_bonus, top_level_only=top_level_only
             )
@@ -331,7 +374,7 @@ def select(
 
 def retrieve(
     query: QueryPoint,
-    records: Iterable[WindowRecord],
+    records: Iterable[WindowRecord] | RecordIndex,
     *,
     speaker: int,
     method: Method,
