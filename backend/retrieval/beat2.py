@@ -150,22 +150,9 @@ def read_prominence(path: str | Path) -> list[ProminenceRow]:
 
 
 def load_motion_15fps(path: str | Path) -> Motion:
-    """`smplxflame_30/<id>.npz` at 15 fps: plain decimation when the rate is a multiple of 15
-    (spec §1.1: 30 fps -> [::2]); other rates are resampled."""
-    motion = Motion.load_npz(path)
-    ratio = motion.fps / FPS
-    if abs(ratio - round(ratio)) < 1e-6 and round(ratio) >= 1:
-        step = int(round(ratio))
-        return Motion(
-            poses=motion.poses[::step],
-            trans=motion.trans[::step],
-            expressions=motion.expressions[::step],
-            fps=float(FPS),
-            betas=motion.betas,
-            gender=motion.gender,
-            model=motion.model,
-        )
-    return motion.resample(FPS)
+    """`smplxflame_30/<id>.npz` at 15 fps. `Motion.resample` copies frames that fall on source
+    frames, so 30 fps becomes exactly the `[::2]` decimation of spec §1.1."""
+    return Motion.load_npz(path).resample(FPS)
 
 
 def clip_windows(clip_len_15fps: int, window: int = WINDOW, stride: int = STRIDE) -> list[int]:
