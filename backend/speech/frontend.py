@@ -139,8 +139,8 @@ class SpeechFrontEnd:
         self.wav2vec = wav2vec
         self.bert = bert
 
-    def _align(self, emissions: np.ndarray, transcript: Transcript,
-               warnings: list[str]) -> tuple[list[Word], str, float | None]:
+    def _align(self, emissions: np.ndarray,
+               transcript: Transcript) -> tuple[list[Word], str, float | None]:
         vocab, blank, delim = self.wav2vec.vocab, self.wav2vec.blank, self.wav2vec.delimiter
         if transcript.word_timed:
             return [Word(w.text, w.start, w.end, w.confidence) for w in transcript.words], \
@@ -194,7 +194,7 @@ class SpeechFrontEnd:
             source, quality = "transcribed", None
             warnings.append("no transcript given: words were transcribed from the audio")
         else:
-            words, source, quality = self._align(emissions, transcript, warnings)
+            words, source, quality = self._align(emissions, transcript)
             if quality is not None and quality < MISMATCH_THRESHOLD:
                 msg = (f"the transcript does not seem to match the audio (alignment confidence "
                        f"{quality:.2f}, expected at least {MISMATCH_THRESHOLD:.2f})")
