@@ -6,34 +6,11 @@ imports bpy) never runs; its only dependency is the sibling ``skeleton_data`` mo
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
-import types
-from pathlib import Path
 
 import pytest
-
-ADDON_DIR = Path(__file__).resolve().parents[1] / "rag_gesture_addon"
-_PKG = "_rag_gesture_addon_bone_maps"
-
-
-def _load(name: str) -> types.ModuleType:
-    if _PKG not in sys.modules:
-        pkg = types.ModuleType(_PKG)
-        pkg.__path__ = [str(ADDON_DIR)]
-        sys.modules[_PKG] = pkg
-    full = f"{_PKG}.{name}"
-    if full in sys.modules:
-        return sys.modules[full]
-    spec = importlib.util.spec_from_file_location(full, ADDON_DIR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[full] = module
-    spec.loader.exec_module(module)
-    return module
-
+from addon_loader import load_addon_module as _load
 
 sd = _load("skeleton_data")
 bm = _load("bone_maps")
