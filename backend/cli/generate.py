@@ -63,6 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "a database clip, e.g. deictic@3.2 or iconic@5:2_scott_0_1_1/30")
     g.add_argument("--guidance-schedule", default="decreasing_till_25",
                    help="official insertion-guidance preset (reported; no numeric effect)")
+    g.add_argument("--no-inversion-store", action="store_true",
+                   help="do not read or write DDIM inversions in the database folder "
+                   "(DB/inversions/, capped by RAG_GESTURE_INVERSION_STORE_GB, default 2)")
     g.add_argument("-o", "--output", required=True,
                    help="output .npz; extra takes are written as NAME_take2.npz, ...")
     add_model_options(g)
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        retrieval = RetrievalOptions(args.retrieval, args.db, cues, args.guidance_schedule)
+        retrieval = RetrievalOptions(args.retrieval, args.db, cues, args.guidance_schedule,
+                                     inversion_store=not args.no_inversion_store)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -89,6 +89,7 @@ class Engine:
         self.device = device
         self._styles: dict[tuple[str, int], StyleTable] = {}
         self._schedules: dict[str, Schedule] = {}
+        # in memory for this process; clips from a database also carry its disk store
         self.inversions = InversionCache()
 
     # ----- shared pieces -----------------------------------------------------------------

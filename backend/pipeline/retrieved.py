@@ -4,7 +4,8 @@ A retrieved database window is VAE-encoded (the posterior mean, so the same clip
 the same latent and its inversion can be cached; the official code draws a sample, spec
 §11 #9) and its conditions are recomputed from its words (BERT) and recording (wav2vec2),
 because inversion runs under the clip's own conditions (§5.8). A clip without a recording
-gets zero audio features. Everything is cached per database window.
+gets zero audio features. Everything is cached per database window, and the clips carry the
+database's inversion store (`<db>/inversions/`, inversion_store.py) unless told otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..speech.frontend import SpeechFrontEnd, window_audio
 from .assemble import Track, track_to_parts
 from .engine import Engine
 from .insertion import InsertedClip
+from .inversion_store import STORE_DIR, InversionStore
 
 
 @dataclass
@@ -40,6 +42,14 @@ class ClipFactory:
     frontend: SpeechFrontEnd
     _cache: dict[str, ClipMaterials] = field(default_factory=dict)
     _index: tuple[int, RecordIndex] | None = None
+    _store: InversionStore | None = None
+
+    @property
+    def store(self) -> InversionStore:
+        """Persisted inversions of this database's windows (created on first write)."""
+        if self._store is None:
+            self._store = InversionStore(self.db.root / STORE_DIR)
+        return self._store
 
     def index(self) -> RecordIndex:
         """The database's records, indexed once (rebuilt when windows were added)."""
@@ -72,7 +82,9 @@ class ClipFactory:
         self._cache[name] = made
         return made
 
-    def clips(self, plans: list[PlannedClip]) -> list[InsertedClip]:
+    def clips(self, plans: list[PlannedClip], persist: bool = True) -> list[InsertedClip]:
+        """Insertable clips; `persist=False` keeps their inversions in memory only."""
+        store = self.store if persist else None
         out = []
         for p in plans:
             m = self.materials(p.candidate.name)
@@ -81,5 +93,6 @@ class ClipFactory:
                 speaker=m.speaker, retr=(p.placement.retr_start, p.placement.retr_end),
                 query=(p.placement.query_start, p.placement.query_end),
                 info={"word": p.query.text, "label": p.query.label,
-                      "score": None if np.isinf(p.candidate.score) else p.candidate.score}))
+                      "score": None if np.isinf(p.candidate.score) else p.candidate.score},
+                store=store))
         return out

@@ -44,6 +44,9 @@ class RetrievalOptions:
     # Official insertion-guidance preset. Accepted and reported for comparison with the
     # reference; its gradient loop has no effect on the output (docs/fidelity.md).
     guidance_schedule: str = "decreasing_till_25"
+    # Keep DDIM inversions of database windows in `<database>/inversions/` for later runs
+    # (they do not depend on the query; docs/architecture.md).
+    inversion_store: bool = True
 
     def __post_init__(self) -> None:
         guidance_iters(self.guidance_schedule)  # unknown names fail with the list of presets
@@ -179,7 +182,7 @@ class Session:
                                 prominence=win.prominence, cues=retrieval.cues,
                                 warnings=warnings)
             if plans:
-                out[k] = factory.clips(plans)
+                out[k] = factory.clips(plans, persist=retrieval.inversion_store)
         return out
 
     def generate(self, source: SpeechInput, opts: GenerateOptions | None = None,

@@ -274,9 +274,12 @@ def _retrieval(f: _Fields) -> RetrievalOptions | None:
     if (method != "none" or cues) and database is None:
         raise bad("database", "the gesture database folder")
     schedule = spec.get("guidance_schedule", RetrievalOptions.guidance_schedule)
+    store = spec.get("inversion_store", True)
+    if not isinstance(store, bool):
+        raise bad("inversion_store", "true or false")
     try:
         return RetrievalOptions(method, Path(database).expanduser() if database else None, cues,
-                                schedule)
+                                schedule, inversion_store=store)
     except ValueError as exc:
         raise ProtocolError("bad_request", f"{f.where}: 'retrieval.guidance_schedule': {exc}") \
             from None
