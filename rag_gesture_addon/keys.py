@@ -21,11 +21,12 @@ Quaternions are hemisphere-continuous along time so linear interpolation takes t
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from . import compat
+from . import compat, rig_profiles
 from .motion_arrays import (
     as_poses,
     axis_angle_to_quaternion,
@@ -34,7 +35,9 @@ from .motion_arrays import (
     resample_linear,
     resample_quaternions,
 )
-from .rig import expression_mesh, missing_bones, rig_id
+from .retarget import Retargeter
+from .rig import expression_mesh, rig_id
+from .rotation_modes import identity_channels, join_previous
 from .skeleton_data import EXPRESSION_KEY_NAMES, JOINT_NAMES, NUM_EXPRESSIONS, NUM_JOINTS
 
 TAKE_PROP = "rag_gesture_rig_id"  # on armature actions: the rig they are a take of
@@ -128,14 +131,74 @@ def _armature_rows(q: np.ndarray, trans: np.ndarray) -> np.ndarray:
     return np.concatenate([q.transpose(1, 2, 0).reshape(4 * NUM_JOINTS, m), trans.T], axis=0)
 
 
-def _require_rig(obj: Any) -> None:
-    missing = missing_bones(obj)
-    if missing:
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise ValueError(
-            f"'{getattr(obj, 'name', obj)}' is not an SMPL-X armature: "
-            f"{len(missing)} bones are missing ({shown})."
-        )
+Channels = tuple[tuple[str, int, str], ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The F-curves a take of one armature has and how SMPL-X arrays map onto them.
+
+    Native SMPL-X armature: ARMATURE_CHANNELS (plus the face). Any other rig: its mapped
+    bones' rotation channels in their own rotation modes and the hips' location, through
+    `retarget.Retargeter` (no face: other rigs' face controls are not SMPL-X expressions).
+    ``groups``: (row slice, rotation mode) of every rotation in ``channels``.
+    """
+
+    channels: Channels
+    defaults: np.ndarray
+    groups: tuple[tuple[slice, str], ...]
+    retargeter: Retargeter | None = None
+
+    @property
+    def face(self) -> bool:
+        return self.retargeter is None
+
+    def rows(self, q: np.ndarray, trans: np.ndarray) -> np.ndarray:
+        """(M, 55, 4) quaternions + (M, 3) trans -> (C, M) values, continuous along time."""
+        if self.retargeter is None:
+            return _armature_rows(hemisphere_continuous(q, axis=0), trans)
+        return self.retargeter.to_rig(quaternion_to_axis_angle(q), trans)
+
+    def motion(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(C, M) values -> (M, 55, 3) axis-angle and (M, 3) trans."""
+        if self.retargeter is None:
+            q = rows[: 4 * NUM_JOINTS].reshape(NUM_JOINTS, 4, -1).transpose(2, 0, 1)
+            return quaternion_to_axis_angle(q), rows[4 * NUM_JOINTS :].T.copy()
+        return self.retargeter.from_rig(rows)
+
+    def join(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """Rows re-expressed to continue from `previous` (C,) values (NaN: no key there)."""
+        out = np.array(rows, dtype=np.float64)
+        for sl, mode in self.groups:
+            out[sl] = join_previous(out[sl].T, mode, previous[sl]).T
+        return out
+
+
+NATIVE_LAYOUT = Layout(
+    ARMATURE_CHANNELS, _ARMATURE_DEFAULTS,
+    tuple((slice(4 * j, 4 * j + 4), "QUATERNION") for j in range(NUM_JOINTS)))
+
+
+def _retarget_layout(ret: Retargeter) -> Layout:
+    channels = tuple((c.path, c.index, c.group) for c in ret.channels())
+    defaults, groups, row = [], [], 0
+    for j in ret.joints:
+        mode = ret.rig.modes[ret.bone_of[j]]
+        ident = identity_channels(mode)
+        defaults.append(ident)
+        groups.append((slice(row, row + len(ident)), mode))
+        row += len(ident)
+    defaults.append(np.zeros(3))
+    return Layout(channels, np.concatenate(defaults), tuple(groups), ret)
+
+
+def layout(obj: Any) -> Layout:
+    """The take layout of armature `obj` (see `rig_profiles`); ValueError says what is
+    missing when the rig cannot take motion."""
+    profile = rig_profiles.profile(obj)
+    if profile.retargeter is None:
+        return NATIVE_LAYOUT
+    return _retarget_layout(profile.retargeter)
 
 
 # -------------------------------------------------------------------------------- writing
@@ -188,17 +251,17 @@ def write_motion(
     ``action["rag_gesture_expression_action"]``. Expressions are skipped when the rig has
     no expression mesh.
     """
-    _require_rig(obj)
+    lay = layout(obj)
     q, tr, exp = _prepare(poses, trans, expressions, src_fps, scene_fps)
-    q = hemisphere_continuous(q, axis=0)
     frames = int(start_frame) + np.arange(q.shape[0], dtype=np.float64)
+    values = lay.rows(q, tr)
     owner = rig_id(obj)
 
     action = _new_action(action_name, TAKE_PROP, owner)
     container = compat.fcurve_container(action, obj, "OBJECT")
-    _write_curves(container, ARMATURE_CHANNELS, frames, _armature_rows(q, tr))
+    _write_curves(container, lay.channels, frames, values)
 
-    mesh = expression_mesh(obj)
+    mesh = expression_mesh(obj) if lay.face else None
     if exp is not None and mesh is not None:
         key = mesh.data.shape_keys
         key_action = _new_action(f"{action.name}_expressions", EXPRESSIONS_OF_PROP, owner)
@@ -298,28 +361,26 @@ def read_motion(obj: Any, scene_fps: float) -> dict[str, Any]:
     [0, pi], trans (M, 3), expressions (M, 100) or None when the face is not animated,
     fps=scene_fps, start_frame). Channels without an F-curve read as rest / zero.
     """
-    _require_rig(obj)
+    lay = layout(obj)
     ad = obj.animation_data
     action = ad.action if ad is not None else None
     if action is None:
         raise ValueError(f"'{obj.name}' has no animation to read.")
     curves = _curves_by_channel(action, obj)
-    chosen = [curves.get((path, index)) for path, index, _ in ARMATURE_CHANNELS]
+    chosen = [curves.get((path, index)) for path, index, _ in lay.channels]
     xs = [_key_co(fc)[:, 0] for fc in chosen if fc is not None and len(fc.keyframe_points)]
     if not xs:
-        raise ValueError(f"'{obj.name}': action '{action.name}' has no SMPL-X keys.")
+        raise ValueError(f"'{obj.name}': action '{action.name}' has no keys on the bones "
+                         "that take the motion.")
     first = math.floor(min(float(x.min()) for x in xs) + 1e-6)
     last = math.ceil(max(float(x.max()) for x in xs) - 1e-6)
     frames = np.arange(first, last + 1, dtype=np.float64)
 
-    defaults = _ARMATURE_DEFAULTS
-    rows = np.stack([_sample(fc, frames, d) for fc, d in zip(chosen, defaults, strict=True)])
-    q = rows[: 4 * NUM_JOINTS].reshape(NUM_JOINTS, 4, -1).transpose(2, 0, 1)
-    poses = quaternion_to_axis_angle(q)
-    trans = rows[4 * NUM_JOINTS :].T.copy()
+    rows = np.stack([_sample(fc, frames, d) for fc, d in zip(chosen, lay.defaults, strict=True)])
+    poses, trans = lay.motion(rows)
 
     expressions = None
-    key, key_action = _expression_action(obj)
+    key, key_action = _expression_action(obj) if lay.face else (None, None)
     if key_action is not None:
         kcurves = _curves_by_channel(key_action, key)
         columns = [kcurves.get((path, index)) for path, index, _ in EXPRESSION_CHANNELS]
@@ -388,13 +449,13 @@ def _splice_channels(
         _splice_keys(fc, frames, values[c], lo, hi)
 
 
-def _neighbour_quaternions(container: Any, frame: float, fallback: np.ndarray) -> np.ndarray:
-    """(55, 4) current rotations at `frame` (per joint; `fallback` rows where unkeyed)."""
-    out = np.array(fallback, dtype=np.float64)
-    for j, joint in enumerate(JOINT_NAMES):
-        curves = [compat.find_fcurve(container, rotation_path(joint), i) for i in range(4)]
-        if all(fc is not None and len(fc.keyframe_points) for fc in curves):
-            out[j] = [fc.evaluate(frame) for fc in curves]
+def _values_before(container: Any, channels: Channels, frame: float) -> np.ndarray:
+    """(C,) current values at `frame` of the channels (NaN where a channel has no keys)."""
+    out = np.full(len(channels), np.nan)
+    for c, (path, index, _) in enumerate(channels):
+        fc = compat.find_fcurve(container, path, index)
+        if fc is not None and len(fc.keyframe_points):
+            out[c] = fc.evaluate(frame)
     return out
 
 
@@ -420,7 +481,7 @@ def replace_range(
     lo, hi = int(lo), int(hi)
     if hi <= lo:
         raise ValueError(f"empty frame range [{lo}, {hi}).")
-    _require_rig(obj)
+    lay = layout(obj)
     ad = obj.animation_data
     action = ad.action if ad is not None else None
     if action is None:
@@ -435,11 +496,10 @@ def replace_range(
         )
     frames, q, tr = frames[sel], q[sel], tr[sel]
     container = compat.fcurve_container(action, obj, "OBJECT")
-    reference = _neighbour_quaternions(container, lo - 1, q[0])
-    q = hemisphere_continuous(q, axis=0, reference=reference)
-    _splice_channels(container, ARMATURE_CHANNELS, frames, _armature_rows(q, tr), lo, hi)
+    values = lay.join(lay.rows(q, tr), _values_before(container, lay.channels, lo - 1))
+    _splice_channels(container, lay.channels, frames, values, lo, hi)
 
-    mesh = expression_mesh(obj)
+    mesh = expression_mesh(obj) if lay.face else None
     if exp is not None and mesh is not None:
         key = mesh.data.shape_keys
         key_action = action.get(EXPRESSION_ACTION_PROP)

@@ -29,8 +29,11 @@ TIMER_STEP = 0.1  # seconds between modal steps
 # ---------------------------------------------------------------------------- inputs
 
 
-def target_armature(context: bpy.types.Context, need_smplx: bool = True) -> bpy.types.Object:
-    """The armature chosen in the panel, else the active object; TimelineError otherwise."""
+def target_armature(context: bpy.types.Context, need_rig: bool = True) -> bpy.types.Object:
+    """The armature chosen in the panel, else the active object; TimelineError otherwise.
+
+    need_rig: it must also be able to take motion (an SMPL-X armature, or a rig whose bones
+    a bone map covers, see `rig_profiles`)."""
     settings = context.scene.rag_gesture
     obj = settings.armature or context.active_object
     if obj is None:
@@ -40,13 +43,12 @@ def target_armature(context: bpy.types.Context, need_smplx: bool = True) -> bpy.
         raise TimelineError(f"'{obj.name}' is a {obj.type.lower()}, not an armature: select "
                             "the character's armature or create an SMPL-X armature in the "
                             "Gesture panel.")
-    if need_smplx:
-        missing = rig.missing_bones(obj)
-        if missing:
-            shown = ", ".join(missing[:3]) + ("..." if len(missing) > 3 else "")
-            raise TimelineError(f"The armature '{obj.name}' lacks {len(missing)} SMPL-X bones "
-                                f"({shown}); use an SMPL-X armature (Create SMPL-X Armature "
-                                "in the Gesture panel).")
+    if need_rig:
+        try:
+            keys.layout(obj)
+        except ValueError as exc:
+            raise TimelineError(f"{exc} (Or use an SMPL-X armature: Create SMPL-X Armature "
+                                "in the Gesture panel.)") from None
     return obj
 
 
@@ -449,7 +451,7 @@ class RAG_GESTURE_OT_use_take(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
-            obj = target_armature(context, need_smplx=False)
+            obj = target_armature(context, need_rig=False)
         except TimelineError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import (
     BoolProperty,
+    CollectionProperty,
     EnumProperty,
     FloatProperty,
     IntProperty,
@@ -144,7 +145,15 @@ class RAGGestureJob(bpy.types.PropertyGroup):
                               description="What the last generation planted where, one per line")
 
 
-CLASSES = (RAGGestureSettings, RAGGestureJob)
+class RAGGestureBoneItem(bpy.types.PropertyGroup):
+    """One row of an armature's bone table: which bone drives an SMPL-X joint."""
+
+    joint: StringProperty(name="Joint", description="SMPL-X joint")
+    bone: StringProperty(name="Bone", description="Bone of this armature that takes the "
+                         "joint's rotation (empty: the joint is folded into its parent)")
+
+
+CLASSES = (RAGGestureSettings, RAGGestureJob, RAGGestureBoneItem)
 
 
 def register() -> None:
@@ -152,9 +161,14 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.rag_gesture = PointerProperty(type=RAGGestureSettings)
     bpy.types.WindowManager.rag_gesture = PointerProperty(type=RAGGestureJob)
+    # per armature, saved with it: the bone table of `rig_profiles` (empty = detect a preset)
+    bpy.types.Object.rag_gesture_bones = CollectionProperty(type=RAGGestureBoneItem)
+    bpy.types.Object.rag_gesture_bones_index = IntProperty(name="Active Row", default=0)
 
 
 def unregister() -> None:
+    del bpy.types.Object.rag_gesture_bones_index
+    del bpy.types.Object.rag_gesture_bones
     del bpy.types.WindowManager.rag_gesture
     del bpy.types.Scene.rag_gesture
     for cls in reversed(CLASSES):

@@ -181,3 +181,25 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     q = np.where(flip[..., None], np.concatenate([np.zeros_like(w), perp], -1), q)
     q = np.where(ok[..., None], q, [1.0, 0.0, 0.0, 0.0])
     return quaternion_to_matrix(q)
+
+
+def join_previous(values: np.ndarray, mode: str, previous: np.ndarray | None) -> np.ndarray:
+    """(M, C) channel values moved onto the branch nearest `previous` (the key before them).
+
+    The same rotations, re-expressed so the interpolation from the previous key takes the
+    short way: quaternions flip sign, Euler angles shift by whole turns, axis-angle flips
+    axis and angle and shifts by whole turns. `previous` None or with NaN: unchanged."""
+    v = np.array(values, dtype=np.float64)
+    if previous is None or len(v) == 0 or not np.all(np.isfinite(previous)):
+        return v
+    prev = np.asarray(previous, dtype=np.float64)
+    if mode == "QUATERNION":
+        return -v if float(v[0] @ prev) < 0.0 else v
+    if mode == "AXIS_ANGLE":
+        if float(v[0, 1:] @ prev[1:]) < 0.0:
+            v = -v
+        v[:, 0] -= 2 * np.pi * np.round((v[0, 0] - prev[0]) / (2 * np.pi))
+        return v
+    if mode in EULER_ORDERS:
+        return v - 2 * np.pi * np.round((v[0] - prev) / (2 * np.pi))
+    raise ValueError(f"unknown rotation mode {mode!r}")
