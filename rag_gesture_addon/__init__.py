@@ -12,7 +12,7 @@ time, so ``client`` and ``jobs`` can be imported and tested without Blender.
 
 from __future__ import annotations
 
-_MODULES = ("props", "prefs", "operators", "panels")
+_MODULES = ("props", "prefs", "operators", "bone_table_ops", "panels")
 
 
 def _modules() -> list:

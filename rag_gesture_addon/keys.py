@@ -148,6 +148,8 @@ class Layout:
     defaults: np.ndarray
     groups: tuple[tuple[slice, str], ...]
     retargeter: Retargeter | None = None
+    switches: Channels = ()  # (data path, 0, group) of rig switches keyed once per take
+    switch_values: tuple[float, ...] = ()
 
     @property
     def face(self) -> bool:
@@ -179,7 +181,7 @@ NATIVE_LAYOUT = Layout(
     tuple((slice(4 * j, 4 * j + 4), "QUATERNION") for j in range(NUM_JOINTS)))
 
 
-def _retarget_layout(ret: Retargeter) -> Layout:
+def _retarget_layout(ret: Retargeter, switches: tuple[tuple[str, str, float], ...]) -> Layout:
     channels = tuple((c.path, c.index, c.group) for c in ret.channels())
     defaults, groups, row = [], [], 0
     for j in ret.joints:
@@ -189,7 +191,9 @@ def _retarget_layout(ret: Retargeter) -> Layout:
         groups.append((slice(row, row + len(ident)), mode))
         row += len(ident)
     defaults.append(np.zeros(3))
-    return Layout(channels, np.concatenate(defaults), tuple(groups), ret)
+    return Layout(channels, np.concatenate(defaults), tuple(groups), ret,
+                  tuple((rig_profiles.switch_path(b, p), 0, b) for b, p, _ in switches),
+                  tuple(v for _, _, v in switches))
 
 
 def layout(obj: Any) -> Layout:
@@ -198,7 +202,7 @@ def layout(obj: Any) -> Layout:
     profile = rig_profiles.profile(obj)
     if profile.retargeter is None:
         return NATIVE_LAYOUT
-    return _retarget_layout(profile.retargeter)
+    return _retarget_layout(profile.retargeter, profile.switches)
 
 
 # -------------------------------------------------------------------------------- writing
@@ -260,6 +264,9 @@ def write_motion(
     action = _new_action(action_name, TAKE_PROP, owner)
     container = compat.fcurve_container(action, obj, "OBJECT")
     _write_curves(container, lay.channels, frames, values)
+    if lay.switches:  # one key: the take plays in FK whatever the rig's switches say
+        _write_curves(container, lay.switches, frames[:1],
+                      np.array(lay.switch_values, dtype=np.float64)[:, None])
 
     mesh = expression_mesh(obj) if lay.face else None
     if exp is not None and mesh is not None:

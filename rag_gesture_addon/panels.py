@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
-from . import client, compat, keys, timeline
+from . import bone_maps, client, compat, jobs, keys, rig_profiles, timeline
+from .skeleton_data import JOINT_NAMES
 
 CATEGORY = "Gesture"
 
@@ -66,6 +69,87 @@ class RAG_GESTURE_PT_main(_GesturePanel, bpy.types.Panel):
         row.operator("rag_gesture.generate", icon="PLAY")
         _job_box(layout, context)
         layout.label(text="Worker: " + client.worker_status(), icon="CONSOLE")
+
+
+class RAG_GESTURE_UL_bones(bpy.types.UIList):
+    """Rows of an armature's bone table: the SMPL-X joint, then a search field for its bone."""
+
+    def draw_item(self, context: bpy.types.Context, layout: bpy.types.UILayout, data: Any,
+                  item: Any, icon: int, active_data: Any, active_propname: str,
+                  index: int = 0, flt_flag: int = 0) -> None:
+        # data is the armature object: its bones are the choices of the search field
+        if not item.bone:
+            icon_name = "BLANK1"  # empty: the joint's rotation folds into its parent
+        elif data.data.bones.get(item.bone) is None:
+            icon_name = "ERROR"
+        else:
+            icon_name = "BONE_DATA"
+        if self.layout_type == "GRID":
+            layout.label(text=item.joint, icon=icon_name)
+            return
+        split = layout.split(factor=0.42, align=True)
+        split.label(text=item.joint, icon=icon_name)
+        split.prop_search(item, "bone", data.data, "bones", text="")
+
+    def filter_items(self, context: bpy.types.Context, data: Any,
+                     propname: str) -> tuple[list[int], list[int]]:
+        """Filter by joint name (the rows have no ``name``, the default filter's key)."""
+        rows = getattr(data, propname)
+        flags = bpy.types.UI_UL_list.filter_items_by_name(
+            self.filter_name, self.bitflag_filter_item, rows, "joint", reverse=False)
+        return flags, []
+
+
+def _rig_status(layout: bpy.types.UILayout, arm: bpy.types.Object) -> None:
+    """What `rig_profiles.summary` makes of the armature, or why it cannot take motion."""
+    col = layout.column(align=True)
+    try:
+        kind, source, bone_map = rig_profiles.summary(arm)
+    except ValueError as exc:
+        for i, line in enumerate(_wrap(jobs.sentence(str(exc)), 42)):
+            col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+        return
+    if kind == "native":
+        col.label(text="Native SMPL-X armature: keyed as is", icon="CHECKMARK")
+        return
+    if source == "table":
+        col.label(text="Retargeted via its bone table", icon="CHECKMARK")
+    else:
+        label = bone_maps.PRESET_LABELS.get(source, source)
+        col.label(text=f"Retargeted via {label}", icon="CHECKMARK")
+    mapped = len(bone_map.mapped) if bone_map is not None else 0
+    col.label(text=f"{mapped} of {len(JOINT_NAMES)} joints have a bone", icon="BLANK1")
+
+
+class RAG_GESTURE_PT_rig(_GesturePanel, bpy.types.Panel):
+    """How motion reaches the armature, and its per-bone table (SMPL-X joint -> bone)."""
+
+    bl_label = "Rig"
+    bl_parent_id = "RAG_GESTURE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        arm = _armature(context)
+        if arm is None:
+            layout.label(text="Select an armature to see its bone map.", icon="INFO")
+            return
+        _rig_status(layout, arm)
+
+        row = layout.row(align=True)
+        row.operator_menu_enum("rag_gesture.bone_table_fill", "preset",
+                               text="Fill from Preset", icon="PRESET")
+        row.operator("rag_gesture.bone_table_clear", text="", icon="X")
+        if len(arm.rag_gesture_bones) == 0:
+            col = layout.column(align=True)
+            for i, line in enumerate(_wrap("Empty table: the preset is detected from the "
+                                           "bone names. Fill it to fix or extend the "
+                                           "mapping.", 42)):
+                col.label(text=line, icon="INFO" if i == 0 else "BLANK1")
+            return
+        layout.template_list("RAG_GESTURE_UL_bones", "", arm, "rag_gesture_bones",
+                             arm, "rag_gesture_bones_index", rows=8)
+        layout.operator("rag_gesture.bone_table_save", icon="FILE_TICK")
 
 
 class RAG_GESTURE_PT_dialogue(_GesturePanel, bpy.types.Panel):
@@ -188,17 +272,24 @@ def draw_status_bar(self: bpy.types.Header, context: bpy.types.Context) -> None:
     row.operator("rag_gesture.cancel", text="", icon="CANCEL")
 
 
+# CLASSES: the panels drawn with only basic layout calls (tests/blender/test_addon_panels.py
+# draws each of them with a recording layout); RIG_CLASSES use template_list and
+# operator_menu_enum and are drawn in tests/blender/test_addon_bone_table.py.
 CLASSES = (RAG_GESTURE_PT_main, RAG_GESTURE_PT_dialogue, RAG_GESTURE_PT_style,
            RAG_GESTURE_PT_regenerate)
+RIG_CLASSES = (RAG_GESTURE_UL_bones, RAG_GESTURE_PT_rig)
+# Child panels show in registration order: Rig comes first, right under the armature field.
+_REGISTER_ORDER = (RAG_GESTURE_UL_bones, RAG_GESTURE_PT_main, RAG_GESTURE_PT_rig,
+                   *CLASSES[1:])
 
 
 def register() -> None:
-    for cls in CLASSES:
+    for cls in _REGISTER_ORDER:
         bpy.utils.register_class(cls)
     bpy.types.STATUSBAR_HT_header.append(draw_status_bar)
 
 
 def unregister() -> None:
     bpy.types.STATUSBAR_HT_header.remove(draw_status_bar)
-    for cls in reversed(CLASSES):
+    for cls in reversed(_REGISTER_ORDER):
         bpy.utils.unregister_class(cls)

@@ -72,7 +72,11 @@ class TargetRig:
 
     bones: every bone name; parents: index of each bone's parent (-1 for roots); rest_rot:
     (B, 3, 3) and rest_head: (B, 3), armature-space ``bone.matrix_local``; world: (4, 4) the
-    object's ``matrix_world``; modes: each pose bone's ``rotation_mode``.
+    object's ``matrix_world``; modes: each pose bone's ``rotation_mode``. follows: for rigs
+    whose controls are wired through constraints (Rigify), the mapped bone whose rotation each
+    mapped bone really inherits (-1: none), found by probing Blender's evaluation
+    (`rig_profiles.target_rig`); rest_rot / rest_head are then the evaluated rest pose. None:
+    the parent hierarchy decides.
     """
 
     bones: tuple[str, ...]
@@ -81,6 +85,7 @@ class TargetRig:
     rest_head: np.ndarray
     world: np.ndarray
     modes: tuple[str, ...]
+    follows: dict[int, int] | None = None
 
     def index(self, bone: str) -> int:
         return self.bones.index(bone)
@@ -168,11 +173,16 @@ class Retargeter:
         mapped_bones = set(self.bone_of.values())
         self.joint_of_bone: dict[int, int] = {b: j for j, b in self.bone_of.items()}
         self.order: list[tuple[int, int, int | None]] = []  # (joint, bone, ancestor bone)
-        for b in sorted(mapped_bones, key=self._depth):
-            a = rig.parents[b]
-            while a >= 0 and a not in mapped_bones:
-                a = rig.parents[a]
-            self.order.append((self.joint_of_bone[b], b, a if a >= 0 else None))
+        if rig.follows is not None:  # probed: always an SMPL-X ancestor's bone, joint order
+            for j in self.joints:
+                a = rig.follows.get(self.bone_of[j], -1)
+                self.order.append((j, self.bone_of[j], a if a >= 0 else None))
+        else:
+            for b in sorted(mapped_bones, key=self._depth):
+                a = rig.parents[b]
+                while a >= 0 and a not in mapped_bones:
+                    a = rig.parents[a]
+                self.order.append((self.joint_of_bone[b], b, a if a >= 0 else None))
         self.root_bone = self.bone_of[0]
         self.scale = self._hip_scale()
 

@@ -18,13 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from . import bone_maps
+from . import bone_maps, compat
 from .bone_maps import BoneMap
 from .retarget import Retargeter, TargetRig
 from .rig import missing_bones, rest_frame_error
+from .skeleton_data import JOINT_NAMES, PARENTS
 
 BONE_TABLE_PROP = "rag_gesture_bones"  # Object CollectionProperty registered in `props`
 NATIVE_TOLERANCE = 1e-4  # rest-frame deviation below which an SMPL-X-named rig is native
+FOLLOW_TOLERANCE = 1e-4  # probe: a bone "follows" another when their rotations move alike
+
+# Custom properties that switch a rig's controls into plain forward kinematics, by preset:
+# Rigify limbs in FK (IK_FK 1) that inherit the torso's rotation (FK_limb_follow 1), neck and
+# head following the chest (neck_follow / head_follow 1). A retargeted take keys them once, so
+# the take plays back in FK whatever the rig was set to; other takes are not affected.
+RIG_SWITCHES: dict[str, dict[str, float]] = {
+    "rigify": {"IK_FK": 1.0, "FK_limb_follow": 1.0, "neck_follow": 1.0, "head_follow": 1.0},
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class RigProfile:
     kind: str  # "native" | "retarget"
     source: str  # "SMPL-X armature", "table", or the detected preset's name
     retargeter: Retargeter | None = None
+    switches: tuple[tuple[str, str, float], ...] = ()  # (bone, property, value) keyed per take
 
     @property
     def bone_map(self) -> BoneMap | None:
@@ -82,30 +93,139 @@ def resolve(obj: Any) -> tuple[BoneMap, str]:
     return bone_maps.resolve_map(preset, names), preset
 
 
-def target_rig(obj: Any) -> TargetRig:
-    """The rest pose, hierarchy, object transform and rotation modes `retarget` needs."""
+def switches(obj: Any) -> tuple[tuple[str, str, float], ...]:
+    """(pose bone, property, value) of every `RIG_SWITCHES` property the rig carries."""
+    wanted: dict[str, float] = {}
+    for table in RIG_SWITCHES.values():
+        wanted.update(table)
+    out = []
+    for pb in obj.pose.bones:
+        for prop, value in wanted.items():
+            if prop in pb.keys() and isinstance(pb[prop], int | float):
+                out.append((pb.name, prop, float(value)))
+    return tuple(out)
+
+
+def switch_path(bone: str, prop: str) -> str:
+    """Data path of a pose bone's custom property (what a take keys)."""
+    return f'pose.bones["{bone}"]["{prop}"]'
+
+
+def _rotation(m: Any) -> np.ndarray:
+    return np.array([list(row) for row in m.to_3x3()], dtype=np.float64)
+
+
+def _probe(obj: Any, bone_map: BoneMap) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    """Evaluated rest pose (rotations, heads) of every bone and who each mapped bone follows.
+
+    The rig is evaluated with its action detached, every pose bone at identity and the
+    `switches` applied; then each mapped bone's SMPL-X ancestors' bones are turned one at a
+    time (nearest first) until one turns it by the same rotation: that is the bone it
+    inherits from through parents *and* constraints. Everything is put back afterwards.
+    """
+    import bpy
+    from mathutils import Matrix, Quaternion
+
     bones = list(obj.data.bones)
     index = {b.name: i for i, b in enumerate(bones)}
-    rest = np.array([[list(row) for row in b.matrix_local] for b in bones], dtype=np.float64)
+    pose = obj.pose.bones
+    ad = obj.animation_data
+    action = ad.action if ad is not None else None
+    saved_basis = {pb.name: pb.matrix_basis.copy() for pb in pose}
+    sw = switches(obj)
+    saved_props = {(name, prop): pose[name][prop] for name, prop, _ in sw}
+    test = Quaternion((0.9, 0.3, -0.25, 0.2)).normalized().to_matrix().to_4x4()
+    layer = getattr(bpy.context, "view_layer", None)
+
+    def update() -> None:
+        if layer is not None:
+            layer.update()
+
+    try:
+        if action is not None:
+            compat.assign_action(obj, None)
+        for pb in pose:
+            pb.matrix_basis = Matrix.Identity(4)
+        for name, prop, value in sw:
+            pose[name][prop] = value
+        update()
+        rest = [np.array([list(r) for r in pose[b.name].matrix]) for b in bones]
+        rot = np.array([m[:3, :3] for m in rest])
+        heads = np.array([m[:3, 3] for m in rest])
+        follows: dict[int, int] = {}
+        for joint, bone in bone_map.mapped.items():
+            b = index[bone]
+            anc = PARENTS[JOINT_NAMES.index(joint)]
+            follows[b] = -1
+            while anc >= 0:
+                a_bone = bone_map.mapped.get(JOINT_NAMES[anc])
+                if a_bone is not None:
+                    pose[a_bone].matrix_basis = test
+                    update()
+                    da = _rotation(pose[a_bone].matrix) @ rot[index[a_bone]].T
+                    db = _rotation(pose[bone].matrix) @ rot[b].T
+                    pose[a_bone].matrix_basis = Matrix.Identity(4)
+                    if np.abs(da - db).max() < FOLLOW_TOLERANCE:
+                        follows[b] = index[a_bone]
+                        break
+                anc = PARENTS[anc]
+        return rot, heads, follows
+    finally:
+        for name, basis in saved_basis.items():
+            pose[name].matrix_basis = basis
+        for (name, key), value in saved_props.items():
+            pose[name][key] = value
+        if action is not None:
+            compat.assign_action(obj, action)
+        update()
+
+
+def target_rig(obj: Any, bone_map: BoneMap | None = None) -> TargetRig:
+    """The rest pose, hierarchy, object transform and rotation modes `retarget` needs.
+
+    With a bone map, the rest pose is Blender's evaluation and ``follows`` comes from probing
+    (`_probe`), so rigs wired through constraints transfer correctly; without one, the bones'
+    own rest matrices and parents."""
+    bones = list(obj.data.bones)
+    index = {b.name: i for i, b in enumerate(bones)}
     pose_bones = obj.pose.bones
+    if bone_map is not None:
+        rot, heads, follows = _probe(obj, bone_map)
+    else:
+        rest = np.array([[list(row) for row in b.matrix_local] for b in bones], dtype=np.float64)
+        rot, heads, follows = rest[:, :3, :3].copy(), rest[:, :3, 3].copy(), None
     return TargetRig(
         bones=tuple(b.name for b in bones),
         parents=tuple(index[b.parent.name] if b.parent is not None else -1 for b in bones),
-        rest_rot=rest[:, :3, :3].copy(),
-        rest_head=rest[:, :3, 3].copy(),
+        rest_rot=rot,
+        rest_head=heads,
         world=np.array([list(row) for row in obj.matrix_world], dtype=np.float64),
         modes=tuple(pose_bones[b.name].rotation_mode for b in bones),
+        follows=follows,
     )
 
 
-def profile(obj: Any) -> RigProfile:
-    """The layout for `obj`; ValueError (one sentence, what to do) when it cannot take motion."""
+def summary(obj: Any) -> tuple[str, str, BoneMap | None]:
+    """(kind, source, bone map) of `profile` without probing or touching the rig, so panels
+    can call it while drawing; ValueError as `profile`."""
     if obj is None or getattr(obj, "type", None) != "ARMATURE":
         raise ValueError(f"'{getattr(obj, 'name', obj)}' is not an armature.")
     if not table_mapping(obj) and is_native(obj):
-        return RigProfile("native", "SMPL-X armature")
+        return "native", "SMPL-X armature", None
     bone_map, source = resolve(obj)
     problem = bone_map.problem()
     if problem:
         raise ValueError(f"'{obj.name}': {problem}")
-    return RigProfile("retarget", source, Retargeter(bone_map, target_rig(obj)))
+    return "retarget", source, bone_map
+
+
+def profile(obj: Any) -> RigProfile:
+    """The layout for `obj`; ValueError (one sentence, what to do) when it cannot take motion.
+
+    Retargeted rigs are probed (`_probe`): the rig is briefly re-posed and evaluated, so call
+    this from operators, never while drawing (use `summary` there)."""
+    kind, source, bone_map = summary(obj)
+    if bone_map is None:
+        return RigProfile(kind, source)
+    return RigProfile(kind, source, Retargeter(bone_map, target_rig(obj, bone_map)),
+                      switches(obj))
