@@ -487,3 +487,58 @@ def test_marker_cue_plants_a_database_gesture(mods, assets, gesture_db):
                                     "cues": [{"kind": "deictic", "clip": clip, "time": 1.0}]}
     planted = bpy.context.window_manager.rag_gesture.retrieved.splitlines()
     assert planted == [f"deictic in window 0 <- {clip}"]
+
+
+# --------------------------------------------------------------------------- own rig
+
+
+def test_generate_and_regenerate_on_a_mixamo_rig(mods, assets, addon_module):
+    """Generate and Regenerate range work on an animator's rig (Mixamo names, A-pose, FBX
+    transform) through the detected bone map: keys land on its own bones, takes and the
+    range splice behave as on the SMPL-X armature, and the rig's edits are the context."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from synthetic_rigs import build_rig, mixamo_world
+    from test_retarget import make_armature
+
+    bm = addon_module("bone_maps")
+    names = {j: (b if isinstance(b, str) else b[0]) for j, b in bm.PRESETS["mixamo"].items()}
+    make_scene(mods, assets, takes=1)
+    spec = build_rig(names, a_pose_deg=40, roll_seed=5, world=mixamo_world())
+    obj = make_armature(spec, "Mixamo")
+    bpy.context.scene.rag_gesture.armature = obj
+    assert bpy.ops.rag_gesture.generate() == {"FINISHED"}
+    keys = mods["keys"]
+    assert keys.list_takes(obj) == [f"{audio_name(mods, assets)} take 1"]
+    before = fcurve_snapshot(mods, obj)
+    assert ('pose.bones["mixamorig:LeftForeArm"].rotation_quaternion', 0) in before
+    assert ('pose.bones["mixamorig:Hips"].location', 2) in before
+    assert not any(path.startswith('pose.bones["left_') for path, _ in before)
+    chan = ('pose.bones["mixamorig:RightHand"].rotation_quaternion', 1)
+    fc = next(f for f in mods["compat"].action_fcurves(obj.animation_data.action, obj)
+              if (f.data_path, f.array_index) == chan)
+    fc.keyframe_points[2].co.y = 0.4  # a hand edit outside the range
+    fc.update()
+    before = fcurve_snapshot(mods, obj)
+
+    scene = bpy.context.scene
+    settings = scene.rag_gesture
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 40, 55
+    settings.range_mode = "PREVIEW"
+    settings.margin = 0.25
+    settings.seed = 12
+    op = driver(mods, "regenerate")
+    assert run_modal(op) == {"FINISHED"}, op.reports
+    lo, hi = op._span
+    after = fcurve_snapshot(mods, obj)
+    assert after.keys() == before.keys()
+    changed = 0
+    for k, old in before.items():
+        new = after[k]
+        outside = (old[:, 0] < lo) | (old[:, 0] >= hi)
+        np.testing.assert_array_equal(new[outside], old[outside], err_msg=str(k))
+        changed += not np.array_equal(new[~outside], old[~outside])
+    assert changed > 50
+    assert after[chan][2, 1] == np.float32(0.4)
