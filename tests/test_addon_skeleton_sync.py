@@ -10,14 +10,13 @@ package so the add-on's ``__init__`` (which may need bpy) is never executed.
 from __future__ import annotations
 
 import ast
-import importlib
-import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from addon_loader import ADDON_DIR, load_addon_module
 
 from backend.motion import default_skeleton, skeleton
 from backend.motion.kinematics import forward_kinematics
@@ -29,17 +28,10 @@ from backend.motion.rotations import (
     quaternion_to_axis_angle,
 )
 
-ADDON_DIR = Path(__file__).resolve().parents[1] / "rag_gesture_addon"
-_PKG = "_rag_gesture_addon_sync"
-
 
 def _addon(name: str) -> types.ModuleType:
     """Import rag_gesture_addon.<name> without running the package's __init__.py."""
-    if _PKG not in sys.modules:
-        pkg = types.ModuleType(_PKG)
-        pkg.__path__ = [str(ADDON_DIR)]
-        sys.modules[_PKG] = pkg
-    return importlib.import_module(f"{_PKG}.{name}")
+    return load_addon_module(name)
 
 
 @pytest.fixture(scope="module")

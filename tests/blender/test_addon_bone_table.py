@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import bpy
 import pytest
+from recording_layout import RecordingLayout
 
 # (bone, parent) of a Mixamo auto-rig without middle/ring/pinky fingers and eyes
 _MIXAMO_BONES: list[tuple[str, str | None]] = [
@@ -245,49 +246,6 @@ def test_broken_preset_files_are_ignored(ops):
 
 
 # ---------------------------------------------------------------------------- drawing
-
-
-class RecordingLayout:
-    """Stands in for UILayout: checks names, records labels with their icons."""
-
-    def __init__(self, log: list) -> None:
-        self.log = log
-        self.scale_y = 1.0
-
-    def _sub(self, *args, **kwargs) -> RecordingLayout:
-        return self
-
-    row = column = box = split = _sub
-
-    def label(self, text: str = "", icon: str = "NONE", **kwargs) -> None:
-        self.log.append(("label", text, icon))
-
-    def prop(self, data, name: str, **kwargs) -> None:
-        assert name in data.bl_rna.properties, name
-        self.log.append(("prop", name))
-
-    def prop_search(self, data, name, search_data, search_name, **kwargs) -> None:
-        assert name in data.bl_rna.properties, name
-        assert search_name in search_data.bl_rna.properties, search_name
-        self.log.append(("prop_search", name, search_name))
-
-    def operator(self, idname: str, **kwargs):
-        module, name = idname.split(".")
-        assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), idname
-        self.log.append(("operator", idname))
-        return SimpleNamespace()
-
-    def operator_menu_enum(self, idname: str, prop: str, **kwargs) -> None:
-        module, name = idname.split(".")
-        op = getattr(getattr(bpy.ops, module), name)
-        assert prop in op.get_rna_type().properties, prop
-        self.log.append(("operator_menu_enum", idname, prop))
-
-    def template_list(self, listtype, list_id, data, propname, active_data, active_prop,
-                      **kwargs) -> None:
-        assert hasattr(bpy.types, listtype), listtype
-        assert propname in data.bl_rna.properties and active_prop in active_data.bl_rna.properties
-        self.log.append(("template_list", listtype, propname))
 
 
 def draw_panel(panels) -> list:

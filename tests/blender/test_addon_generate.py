@@ -499,8 +499,8 @@ def test_generate_and_regenerate_on_a_mixamo_rig(mods, assets, addon_module):
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bpy_rigs import make_armature
     from synthetic_rigs import build_rig, mixamo_world
-    from test_retarget import make_armature
 
     bm = addon_module("bone_maps")
     names = {j: (b if isinstance(b, str) else b[0]) for j, b in bm.PRESETS["mixamo"].items()}

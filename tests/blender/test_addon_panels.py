@@ -8,44 +8,7 @@ from types import SimpleNamespace
 
 import bpy
 import pytest
-
-
-class RecordingLayout:
-    """Stands in for UILayout: checks prop/operator names, returns itself for sub-layouts."""
-
-    def __init__(self, log: list) -> None:
-        self.log = log
-        self.scale_y = 1.0
-        self.enabled = True
-
-    def _sub(self, *args, **kwargs) -> RecordingLayout:
-        return self
-
-    row = column = box = grid_flow = split = _sub
-
-    def prop(self, data, name: str, **kwargs) -> None:
-        assert name in data.bl_rna.properties, f"{data!r} has no property '{name}'"
-        self.log.append(("prop", name))
-
-    def prop_search(self, data, name, search_data, search_name, **kwargs) -> None:
-        assert name in data.bl_rna.properties, name
-        assert search_name in search_data.bl_rna.properties, search_name
-        self.log.append(("prop_search", name, search_name))
-
-    def operator(self, idname: str, **kwargs):
-        module, name = idname.split(".")
-        assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), idname
-        self.log.append(("operator", idname))
-        return SimpleNamespace()
-
-    def label(self, text: str = "", **kwargs) -> None:
-        self.log.append(("label", text))
-
-    def progress(self, **kwargs) -> None:
-        self.log.append(("progress", kwargs.get("text")))
-
-    def separator(self, **kwargs) -> None:
-        pass
+from recording_layout import RecordingLayout
 
 
 def draw(cls, context, owner=None) -> list:

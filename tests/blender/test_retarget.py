@@ -16,10 +16,10 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
-from mathutils import Matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: synthetic_rigs
 
+from bpy_rigs import heads, make_armature  # noqa: E402
 from synthetic_rigs import build_rig, mixamo_world  # noqa: E402
 from test_keys import make_motion  # noqa: E402
 
@@ -43,35 +43,6 @@ def first(spec) -> str:
 
 def names_of(bm, preset: str, drop: tuple[str, ...] = ()) -> dict[str, str]:
     return {j: first(b) for j, b in bm.PRESETS[preset].items() if j not in drop}
-
-
-def make_armature(spec, name: str) -> bpy.types.Object:
-    """A Blender armature with exactly the spec's bones, rest matrices and rotation modes."""
-    arm = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, arm)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.matrix_world = Matrix(spec.world.tolist())
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    ebones = []
-    for b, bone in enumerate(spec.bones):
-        eb = arm.edit_bones.new(bone)
-        eb.head, eb.tail = (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)
-        eb.matrix = Matrix(spec.rest_matrix(b).tolist())
-        eb.length = float(spec.lengths[b])
-        ebones.append(eb)
-    for b, p in enumerate(spec.parents):
-        if p >= 0:
-            ebones[b].parent = ebones[p]
-    bpy.ops.object.mode_set(mode="OBJECT")
-    for b, bone in enumerate(spec.bones):
-        obj.pose.bones[bone].rotation_mode = spec.modes[b]
-    return obj
-
-
-def heads(obj, names) -> np.ndarray:
-    mw = obj.matrix_world
-    return np.array([tuple(mw @ obj.pose.bones[n].head) for n in names])
 
 
 def rig_variants(bm) -> dict[str, dict]:
