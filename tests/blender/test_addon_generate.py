@@ -194,6 +194,26 @@ def scene_fingerprint(obj) -> tuple:
             ad.action.name if ad is not None and ad.action is not None else None)
 
 
+def edit_key(mods, obj, chan: tuple[str, int], index: int, value: float) -> None:
+    """A hand edit: move key `index` of the active take's curve `chan` to `value`."""
+    fc = next(f for f in mods["compat"].action_fcurves(obj.animation_data.action, obj)
+              if (f.data_path, f.array_index) == chan)
+    fc.keyframe_points[index].co.y = value
+    fc.update()
+
+
+def preview_range(first: int, last: int, margin: float, seed: int):
+    """Regenerate range's settings: the preview range first..last, margin (s), seed."""
+    scene = bpy.context.scene
+    settings = scene.rag_gesture
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = first, last
+    settings.range_mode = "PREVIEW"
+    settings.margin = margin
+    settings.seed = seed
+    return settings
+
+
 # --------------------------------------------------------------------------- generate
 
 
@@ -274,19 +294,10 @@ def test_regenerate_changes_only_range_and_margin(mods, assets):
     keys = mods["keys"]
     # a hand edit outside the range: the right wrist's w at frame 14
     chan = (keys.rotation_path("right_wrist"), 0)
-    fc = next(f for f in mods["compat"].action_fcurves(obj.animation_data.action, obj)
-              if (f.data_path, f.array_index) == chan)
-    fc.keyframe_points[3].co.y = 0.5
-    fc.update()
+    edit_key(mods, obj, chan, 3, 0.5)
     before = fcurve_snapshot(mods, obj)
-    scene = bpy.context.scene
-    settings = scene.rag_gesture
-    scene.use_preview_range = True
-    scene.frame_preview_start, scene.frame_preview_end = 40, 55
-    settings.range_mode = "PREVIEW"
-    settings.margin = 0.25  # 6 frames at 24 fps
+    settings = preview_range(40, 55, margin=0.25, seed=11)  # margin: 6 frames at 24 fps
     settings.lock_face = True
-    settings.seed = 11
 
     op = driver(mods, "regenerate")
     result = run_modal(op)
@@ -516,19 +527,9 @@ def test_generate_and_regenerate_on_a_mixamo_rig(mods, assets, addon_module):
     assert ('pose.bones["mixamorig:Hips"].location', 2) in before
     assert not any(path.startswith('pose.bones["left_') for path, _ in before)
     chan = ('pose.bones["mixamorig:RightHand"].rotation_quaternion', 1)
-    fc = next(f for f in mods["compat"].action_fcurves(obj.animation_data.action, obj)
-              if (f.data_path, f.array_index) == chan)
-    fc.keyframe_points[2].co.y = 0.4  # a hand edit outside the range
-    fc.update()
+    edit_key(mods, obj, chan, 2, 0.4)  # a hand edit outside the range
     before = fcurve_snapshot(mods, obj)
-
-    scene = bpy.context.scene
-    settings = scene.rag_gesture
-    scene.use_preview_range = True
-    scene.frame_preview_start, scene.frame_preview_end = 40, 55
-    settings.range_mode = "PREVIEW"
-    settings.margin = 0.25
-    settings.seed = 12
+    preview_range(40, 55, margin=0.25, seed=12)
     op = driver(mods, "regenerate")
     assert run_modal(op) == {"FINISHED"}, op.reports
     lo, hi = op._span
