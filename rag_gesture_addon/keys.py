@@ -183,15 +183,9 @@ NATIVE_LAYOUT = Layout(
 
 def _retarget_layout(ret: Retargeter, switches: tuple[tuple[str, str, float], ...]) -> Layout:
     channels = tuple((c.path, c.index, c.group) for c in ret.channels())
-    defaults, groups, row = [], [], 0
-    for j in ret.joints:
-        mode = ret.rig.modes[ret.bone_of[j]]
-        ident = identity_channels(mode)
-        defaults.append(ident)
-        groups.append((slice(row, row + len(ident)), mode))
-        row += len(ident)
-    defaults.append(np.zeros(3))
-    return Layout(channels, np.concatenate(defaults), tuple(groups), ret,
+    defaults = [identity_channels(mode) for _, _, mode in ret.groups] + [np.zeros(3)]
+    groups = tuple((rows, mode) for _, rows, mode in ret.groups)
+    return Layout(channels, np.concatenate(defaults), groups, ret,
                   tuple((rig_profiles.switch_path(b, p), 0, b) for b, p, _ in switches),
                   tuple(v for _, _, v in switches))
 

@@ -225,17 +225,17 @@ def resample_motion(
 
 
 # ----------------------------------------------------------------------------- kinematics
-def forward_kinematics(
+def kinematic_chain(
     poses: np.ndarray,
     trans: np.ndarray,
     rest_joints: np.ndarray,
     parents: tuple[int, ...] = PARENTS,
-) -> np.ndarray:
-    """(N, 55, 3) axis-angle + (N, 3) trans -> (N, 55, 3) joint positions (SMPL-X frame).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global rotations (N, J, 3, 3) and joint positions (N, J, 3) of SMPL-X's rigid chain.
 
-    SMPL-X's rigid chain: global rotation = parent's global rotation @ local rotation; a joint
-    sits at its parent's position plus the parent's global rotation applied to the rest
-    offset; the root is the rest pelvis moved by `trans`. float64 throughout.
+    Global rotation = parent's global rotation @ local rotation; a joint sits at its parent's
+    position plus the parent's global rotation applied to the rest offset; the root is the
+    rest pelvis moved by `trans`. float64 throughout, SMPL-X frame.
     """
     pose = as_poses(poses)
     n = pose.shape[0]
@@ -250,7 +250,17 @@ def forward_kinematics(
         p = parents[j]
         rot[:, j] = rot[:, p] @ local[:, j]
         pos[:, j] = pos[:, p] + rot[:, p] @ (rest[j] - rest[p])
-    return pos
+    return rot, pos
+
+
+def forward_kinematics(
+    poses: np.ndarray,
+    trans: np.ndarray,
+    rest_joints: np.ndarray,
+    parents: tuple[int, ...] = PARENTS,
+) -> np.ndarray:
+    """(N, 55, 3) axis-angle + (N, 3) trans -> (N, 55, 3) joint positions (SMPL-X frame)."""
+    return kinematic_chain(poses, trans, rest_joints, parents)[1]
 
 
 # ------------------------------------------------------------------------------ .npz I/O

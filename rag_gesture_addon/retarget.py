@@ -32,13 +32,12 @@ continues from is what the animator sees.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bone_maps import BoneMap
-from .motion_arrays import YUP_TO_ZUP, as_poses, axis_angle_to_matrix, quaternion_to_axis_angle
+from .motion_arrays import YUP_TO_ZUP, as_poses, kinematic_chain, quaternion_to_axis_angle
 from .rotation_modes import (
     ROTATION_MODES,
     channel_count,
@@ -110,22 +109,6 @@ def _object_rotation(world: np.ndarray) -> np.ndarray:
     return r
 
 
-def _smplx_chain(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Global rotations (N, 55, 3, 3) and joint positions (N, 55, 3), SMPL-X frame."""
-    local = axis_angle_to_matrix(poses)
-    n = local.shape[0]
-    rot = np.empty_like(local)
-    pos = np.empty((n, NUM_JOINTS, 3))
-    rot[:, 0] = local[:, 0]
-    pos[:, 0] = rest[0] + trans
-    for j in range(1, NUM_JOINTS):
-        p = PARENTS[j]
-        rot[:, j] = rot[:, p] @ local[:, j]
-        pos[:, j] = pos[:, p] + rot[:, p] @ (rest[j] - rest[p])
-    return rot, pos
-
-
 class Retargeter:
     """Transfers SMPL-X motion onto one rig through one bone map, and back.
 
@@ -185,6 +168,13 @@ class Retargeter:
                 self.order.append((self.joint_of_bone[b], b, a if a >= 0 else None))
         self.root_bone = self.bone_of[0]
         self.scale = self._hip_scale()
+        # (joint, rows in `channels`, rotation mode) of every mapped bone, in channel order
+        self.groups: list[tuple[int, slice, str]] = []
+        row = 0
+        for j in self.joints:
+            mode = rig.modes[self.bone_of[j]]
+            self.groups.append((j, slice(row, row + channel_count(mode)), mode))
+            row += channel_count(mode)
 
     # ------------------------------------------------------------------ construction helpers
     def _depth(self, b: int) -> int:
@@ -225,29 +215,18 @@ class Retargeter:
         """F-curves a take writes: each mapped bone's rotation (its own mode), then the root
         bone's location."""
         out = []
-        for j in self.joints:
-            b = self.bone_of[j]
-            name, mode = self.rig.bones[b], self.rig.modes[b]
-            out += [Channel(channel_path(name, mode), i, name) for i in range(channel_count(mode))]
+        for j, rows, mode in self.groups:
+            name = self.rig.bones[self.bone_of[j]]
+            out += [Channel(channel_path(name, mode), i, name)
+                    for i in range(rows.stop - rows.start)]
         root = self.rig.bones[self.root_bone]
         out += [Channel(f'pose.bones["{root}"].location', i, root) for i in range(3)]
         return out
 
-    def quaternion_rows(self) -> list[slice]:
-        """Row slices (into `channels`) of the bones keyed as quaternions."""
-        rows, start = [], 0
-        for j in self.joints:
-            mode = self.rig.modes[self.bone_of[j]]
-            n = channel_count(mode)
-            if mode == "QUATERNION":
-                rows.append(slice(start, start + n))
-            start += n
-        return rows
-
     # ---------------------------------------------------------------------------- transfer
     def world_rotations(self, poses: np.ndarray, trans: np.ndarray) -> dict[int, np.ndarray]:
         """Posed world rotation of every mapped bone: joint -> (N, 3, 3) (step 3)."""
-        rot, pos = _smplx_chain(poses, trans, self.smplx_rest)
+        rot, pos = kinematic_chain(poses, trans, self.smplx_rest)
         out = {}
         for j in self.joints:
             b = self.bone_of[j]
@@ -274,8 +253,7 @@ class Retargeter:
             else:
                 parent = world[self.joint_of_bone[a]]
                 local[j] = rest[b].T @ rest[a] @ np.swapaxes(parent, -1, -2) @ world[j]
-        rows = [matrices_to_channels(local[j], self.rig.modes[self.bone_of[j]]).T
-                for j in self.joints]
+        rows = [matrices_to_channels(local[j], mode).T for j, _, mode in self.groups]
         shift = self.scale * (tr @ C.T)  # world-space displacement of the hips
         loc = shift @ np.linalg.inv(self.obj_lin).T @ rest[self.root_bone]
         rows.append(loc.T)
@@ -286,13 +264,7 @@ class Retargeter:
         values = np.asarray(values, dtype=np.float64)
         n = values.shape[1]
         rest = np.asarray(self.rig.rest_rot, float)
-        local: dict[int, np.ndarray] = {}
-        start = 0
-        for j in self.joints:
-            mode = self.rig.modes[self.bone_of[j]]
-            k = channel_count(mode)
-            local[j] = channels_to_matrices(values[start:start + k].T, mode)
-            start += k
+        local = {j: channels_to_matrices(values[rows].T, mode) for j, rows, mode in self.groups}
         world: dict[int, np.ndarray] = {}
         for j, b, a in self.order:
             if a is None:
@@ -311,7 +283,7 @@ class Retargeter:
         par = np.array(PARENTS[1:])
         loc_rot[:, 1:] = np.swapaxes(glob[:, par], -1, -2) @ glob[:, 1:]
         poses = _matrix_to_axis_angle(loc_rot)
-        loc = values[start:start + 3].T
+        loc = values[-3:].T
         shift = loc @ rest[self.root_bone].T @ self.obj_lin.T
         trans = (shift @ C) / self.scale
         return poses, trans
@@ -320,8 +292,3 @@ class Retargeter:
 def _matrix_to_axis_angle(m: np.ndarray) -> np.ndarray:
     return quaternion_to_axis_angle(matrix_to_quaternion(m))
 
-
-def bone_directions(heads: np.ndarray, pairs: Sequence[tuple[int, int]]) -> np.ndarray:
-    """Unit vectors from head a to head b for index pairs over (..., B, 3) positions."""
-    v = np.stack([heads[..., b, :] - heads[..., a, :] for a, b in pairs], axis=-2)
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
