@@ -239,17 +239,19 @@ def write_motion(
     scene_fps: float = 30.0,
     start_frame: int = 1,
     action_name: str = "RAG-Gesture",
+    lay: Layout | None = None,
 ) -> Any:
-    """Write a motion as a NEW take on the SMPL-X armature `obj` and make it active.
+    """Write a motion as a NEW take on the armature `obj` and make it active.
 
     poses (N, 55, 3) or (N, 165) SMPL-X axis-angle, trans (N, 3) metres (SMPL-X frame),
     expressions (N, <=100) or None, sampled at `src_fps`. Keys land at scene frames
     start_frame + k (k / scene_fps seconds). Returns the armature action (Blender may suffix
     `action_name` with .001 when the name is taken); its Key action, if any, is
     ``action["rag_gesture_expression_action"]``. Expressions are skipped when the rig has
-    no expression mesh.
+    no expression mesh. `lay`: the armature's `layout`, when the caller already has it
+    (finding it probes a retargeted rig, see `rig_profiles`).
     """
-    lay = layout(obj)
+    lay = lay or layout(obj)
     q, tr, exp = _prepare(poses, trans, expressions, src_fps, scene_fps)
     frames = int(start_frame) + np.arange(q.shape[0], dtype=np.float64)
     values = lay.rows(q, tr)
@@ -354,15 +356,16 @@ def _expression_action(obj: Any) -> tuple[Any, Any]:
     return key, (ad.action if ad is not None else None)
 
 
-def read_motion(obj: Any, scene_fps: float) -> dict[str, Any]:
+def read_motion(obj: Any, scene_fps: float, lay: Layout | None = None) -> dict[str, Any]:
     """Read the active take of `obj` back as SMPL-X arrays at the scene rate.
 
     Covers every integer frame from the first to the last key of the armature action,
     including the animator's edits. Returns dict(poses (M, 55, 3) axis-angle with angles in
     [0, pi], trans (M, 3), expressions (M, 100) or None when the face is not animated,
-    fps=scene_fps, start_frame). Channels without an F-curve read as rest / zero.
+    fps=scene_fps, start_frame). Channels without an F-curve read as rest / zero. `lay` as
+    in `write_motion`.
     """
-    lay = layout(obj)
+    lay = lay or layout(obj)
     ad = obj.animation_data
     action = ad.action if ad is not None else None
     if action is None:
@@ -470,6 +473,7 @@ def replace_range(
     start_frame: int,
     lo: int,
     hi: int,
+    lay: Layout | None = None,
 ) -> Any:
     """Rewrite only the keys with frame in [lo, hi) of the active take of `obj`.
 
@@ -477,12 +481,13 @@ def replace_range(
     start_frame + k after resampling) and must cover every frame of [lo, hi); only those
     frames are used. Keys outside the range are left exactly as they are (see
     `_splice_keys`). The new quaternions are put on the hemisphere of the key just before
-    the range so the join interpolates the short way. Returns the armature action.
+    the range so the join interpolates the short way. Returns the armature action. `lay` as
+    in `write_motion`.
     """
     lo, hi = int(lo), int(hi)
     if hi <= lo:
         raise ValueError(f"empty frame range [{lo}, {hi}).")
-    lay = layout(obj)
+    lay = lay or layout(obj)
     ad = obj.animation_data
     action = ad.action if ad is not None else None
     if action is None:

@@ -29,11 +29,8 @@ TIMER_STEP = 0.1  # seconds between modal steps
 # ---------------------------------------------------------------------------- inputs
 
 
-def target_armature(context: bpy.types.Context, need_rig: bool = True) -> bpy.types.Object:
-    """The armature chosen in the panel, else the active object; TimelineError otherwise.
-
-    need_rig: it must also be able to take motion (an SMPL-X armature, or a rig whose bones
-    a bone map covers, see `rig_profiles`)."""
+def target_armature(context: bpy.types.Context) -> bpy.types.Object:
+    """The armature chosen in the panel, else the active object; TimelineError otherwise."""
     settings = context.scene.rag_gesture
     obj = settings.armature or context.active_object
     if obj is None:
@@ -43,13 +40,17 @@ def target_armature(context: bpy.types.Context, need_rig: bool = True) -> bpy.ty
         raise TimelineError(f"'{obj.name}' is a {obj.type.lower()}, not an armature: select "
                             "the character's armature or create an SMPL-X armature in the "
                             "Gesture panel.")
-    if need_rig:
-        try:
-            keys.layout(obj)
-        except ValueError as exc:
-            raise TimelineError(f"{exc} (Or use an SMPL-X armature: Create SMPL-X Armature "
-                                "in the Gesture panel.)") from None
     return obj
+
+
+def rig_layout(obj: bpy.types.Object) -> keys.Layout:
+    """How motion goes onto `obj` (an SMPL-X armature, or a rig a bone map covers, see
+    `rig_profiles`); found once per operator, since a retargeted rig is probed for it."""
+    try:
+        return keys.layout(obj)
+    except ValueError as exc:
+        raise TimelineError(f"{exc} (Or use an SMPL-X armature: Create SMPL-X Armature "
+                            "in the Gesture panel.)") from None
 
 
 def speech_fields(context: bpy.types.Context, folder: str | None
@@ -123,7 +124,7 @@ def next_take_number(prefix: str) -> int:
 
 
 def write_takes(obj_name: str, motions: list[dict], scene_fps: float, start_frame: int,
-                audio_name: str) -> list[str]:
+                audio_name: str, lay: keys.Layout | None = None) -> list[str]:
     """Every take as a new action on the armature; the first take ends up assigned.
 
     All or nothing: if one take fails, the actions made so far (and their face actions) are
@@ -137,13 +138,14 @@ def write_takes(obj_name: str, motions: list[dict], scene_fps: float, start_fram
     face = mesh.data.shape_keys if mesh is not None else None
     face_before = face.animation_data.action if face and face.animation_data else None
     first = next_take_number(audio_name)
+    lay = lay or keys.layout(obj)
     made: list[Any] = []
     try:
         for i, m in enumerate(motions):
             made.append(keys.write_motion(
                 obj, m["poses"], m["trans"], m.get("expressions"), src_fps=m["fps"],
                 scene_fps=scene_fps, start_frame=start_frame,
-                action_name=f"{audio_name} take {first + i}"))
+                action_name=f"{audio_name} take {first + i}", lay=lay))
         keys.use_take(obj, made[0].name)
     except Exception:
         compat.assign_action(obj, before)
@@ -159,13 +161,13 @@ def write_takes(obj_name: str, motions: list[dict], scene_fps: float, start_fram
 
 
 def replace_motion_range(obj_name: str, motion: dict, scene_fps: float, start_frame: int,
-                         lo: int, hi: int) -> None:
+                         lo: int, hi: int, lay: keys.Layout | None = None) -> None:
     """Rewrite the keys in timeline frames [lo, hi) of the active take."""
     obj = bpy.data.objects.get(obj_name)
     if obj is None:
         raise RuntimeError(f"the armature '{obj_name}' was deleted or renamed")
     keys.replace_range(obj, motion["poses"], motion["trans"], motion.get("expressions"),
-                       motion["fps"], scene_fps, start_frame, lo, hi)
+                       motion["fps"], scene_fps, start_frame, lo, hi, lay=lay)
 
 
 # ---------------------------------------------------------------------------- status
@@ -304,6 +306,7 @@ class GenerateLogic(_JobOperator):
         scene = context.scene
         settings = scene.rag_gesture
         obj = target_armature(context)
+        lay = rig_layout(obj)
         audio, fields = speech_fields(context, client.scratch_dir())
         worker = start_worker(context)  # after the cheap checks: no start for a bad scene
         request = {"type": "generate", **fields, "takes": settings.takes, "fps": audio.fps}
@@ -314,7 +317,7 @@ class GenerateLogic(_JobOperator):
         self._made: list[str] = []
 
         def write(motions: list[dict], info: dict) -> None:
-            self._made = write_takes(obj_name, motions, fps, start, audio.name)
+            self._made = write_takes(obj_name, motions, fps, start, audio.name, lay)
             context.window_manager.rag_gesture.retrieved = describe_inserted(
                 info.get("inserted", []))
 
@@ -338,13 +341,14 @@ class RegenerateLogic(_JobOperator):
         scene = context.scene
         settings = scene.rag_gesture
         obj = target_armature(context)
+        lay = rig_layout(obj)
         locks = settings.locks()
         if len(locks) == 4:
             raise TimelineError("Every body part is locked, so there is nothing to "
                                 "regenerate; untick at least one lock.")
         fps = timeline.scene_fps(scene)
         try:
-            current = keys.read_motion(obj, fps)
+            current = keys.read_motion(obj, fps, lay)
         except ValueError:
             raise TimelineError(f"The armature '{obj.name}' has no generated motion yet; "
                                 "press Generate first.") from None
@@ -370,7 +374,8 @@ class RegenerateLogic(_JobOperator):
 
         def write(motions: list[dict], info: dict) -> None:
             try:
-                replace_motion_range(obj_name, motions[0], fps, start_frame, *self._span)
+                replace_motion_range(obj_name, motions[0], fps, start_frame, *self._span,
+                                     lay=lay)
             finally:
                 with contextlib.suppress(OSError):
                     os.remove(path)
@@ -451,7 +456,7 @@ class RAG_GESTURE_OT_use_take(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
-            obj = target_armature(context, need_rig=False)
+            obj = target_armature(context)
         except TimelineError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
