@@ -24,8 +24,9 @@ Presets (``PRESETS``):
   otherwise (UE4, three spine bones) ``spine_01``/``spine_02``/``spine_03``.
 * ``"smplx"``: identity; the SMPL-X Blender add-on names its bones after the SMPL-X joints.
 
-API: ``detect_preset(bone_names)``, ``resolve_map(preset_or_mapping, bone_names) -> BoneMap``,
-``validate_mapping``, ``save_preset(path, mapping)`` / ``load_preset(path)`` (JSON).
+API: ``best_preset(bone_names)``, ``detect_preset(bone_names)``,
+``resolve_map(preset_or_mapping, bone_names) -> BoneMap``, ``validate_mapping``,
+``save_preset(path, mapping)`` / ``load_preset(path)`` (JSON).
 """
 
 from __future__ import annotations
@@ -313,22 +314,24 @@ def _core_fraction(mapped: Mapping[str, str]) -> float:
     return sum(1 for j in CORE_JOINTS if j in mapped) / len(CORE_JOINTS)
 
 
-def detect_preset(bone_names: Iterable[str]) -> tuple[str | None, float]:
-    """Best-fitting preset for a rig and the fraction of its core bones found.
-
-    Ties on the fraction go to the preset matching more bones overall. The name is None when
-    the best fraction is below ``DETECT_THRESHOLD`` (the fraction is still returned).
-    """
+def best_preset(bone_names: Iterable[str]) -> tuple[str, float]:
+    """The preset that maps the most core bones of a rig (ties: more bones overall) and that
+    fraction of core bones, however low."""
     lookup = _BoneLookup(bone_names)
     best: tuple[float, int] = (-1.0, -1)
-    best_name: str | None = None
+    best_name = PRESET_NAMES[0]
     for name in PRESET_NAMES:
         mapped = _match(_preset_for_rig(name, lookup), lookup)
         key = (_core_fraction(mapped), len(mapped))
         if key > best:
             best, best_name = key, name
-    fraction = max(best[0], 0.0)
-    return (best_name if fraction >= DETECT_THRESHOLD else None), fraction
+    return best_name, max(best[0], 0.0)
+
+
+def detect_preset(bone_names: Iterable[str]) -> tuple[str | None, float]:
+    """`best_preset`, with the name None when the fraction is below ``DETECT_THRESHOLD``."""
+    name, fraction = best_preset(bone_names)
+    return (name if fraction >= DETECT_THRESHOLD else None), fraction
 
 
 def resolve_map(

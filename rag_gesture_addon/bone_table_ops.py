@@ -32,7 +32,7 @@ _BAD_NAME_CHARS = '/\\:*?"<>|'  # path separators, plus what Windows refuses in 
 
 
 def active_armature(context: bpy.types.Context) -> bpy.types.Object | None:
-    """The armature set in the panel, else the active object (the rule of `panels`)."""
+    """The armature set in the panel, else the active object (what the panels show)."""
     obj = context.scene.rag_gesture.armature or context.active_object
     return obj if obj is not None and obj.type == "ARMATURE" else None
 
@@ -100,8 +100,8 @@ def fill_table(obj: Any, choice: str) -> tuple[str, str]:
     """
     names = [b.name for b in obj.data.bones]
     if choice == AUTO:
-        preset, fraction = bone_maps.detect_preset(names)
-        source = _best_preset(names) if preset is None else preset
+        source, fraction = bone_maps.best_preset(names)
+        preset = source if fraction >= bone_maps.DETECT_THRESHOLD else None
         bone_map = bone_maps.resolve_map(source, names)
         what = (f"the detected {bone_maps.PRESET_LABELS[source]} preset" if preset else
                 f"the closest preset, {bone_maps.PRESET_LABELS[source]} ({fraction:.0%} of the "
@@ -122,15 +122,6 @@ def fill_table(obj: Any, choice: str) -> tuple[str, str]:
                f"{len(bone_map.mapped)} of {len(JOINT_NAMES)} SMPL-X joints have a bone.")
     problem = bone_map.problem()
     return ("WARNING", f"{message} {problem}") if problem else ("INFO", message)
-
-
-def _best_preset(names: list[str]) -> str:
-    """The preset that maps the most core bones (then bones) even below the detection bar."""
-    def score(name: str) -> tuple[int, int]:
-        bm = bone_maps.resolve_map(name, names)
-        return len(bone_maps.CORE_JOINTS) - len(bm.missing_core), len(bm.mapped)
-
-    return max(bone_maps.PRESET_NAMES, key=score)
 
 
 # ---------------------------------------------------------------------------- operators

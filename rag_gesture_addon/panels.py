@@ -7,14 +7,10 @@ from typing import Any
 import bpy
 
 from . import bone_maps, client, compat, jobs, keys, rig_profiles, timeline
+from .bone_table_ops import active_armature
 from .skeleton_data import JOINT_NAMES
 
 CATEGORY = "Gesture"
-
-
-def _armature(context: bpy.types.Context) -> bpy.types.Object | None:
-    obj = context.scene.rag_gesture.armature or context.active_object
-    return obj if obj is not None and obj.type == "ARMATURE" else None
 
 
 def _job_box(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
@@ -58,7 +54,7 @@ class RAG_GESTURE_PT_main(_GesturePanel, bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(settings, "armature")
         if settings.armature is None:
-            arm = _armature(context)
+            arm = active_armature(context)
             col.label(text=f"Using the active object: {arm.name}" if arm else
                       "Select an armature, or:", icon="INFO")
         col.operator("rag_gesture.create_armature", icon="ARMATURE_DATA")
@@ -130,7 +126,7 @@ class RAG_GESTURE_PT_rig(_GesturePanel, bpy.types.Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        arm = _armature(context)
+        arm = active_armature(context)
         if arm is None:
             layout.label(text="Select an armature to see its bone map.", icon="INFO")
             return
@@ -218,7 +214,7 @@ class RAG_GESTURE_PT_style(_GesturePanel, bpy.types.Panel):
             for line in retrieved.splitlines()[:12]:
                 box.label(text=line)
 
-        arm = _armature(context)
+        arm = active_armature(context)
         takes = keys.list_takes(arm) if arm is not None else []
         if takes:
             layout.label(text="Takes:")

@@ -66,8 +66,6 @@ def table_mapping(obj: Any) -> dict[str, str]:
 
 def set_table(obj: Any, mapping: dict[str, Any]) -> None:
     """Replace the table with `mapping` (one row per SMPL-X joint, in SMPL-X order)."""
-    from .skeleton_data import JOINT_NAMES
-
     rows = getattr(obj, BONE_TABLE_PROP)
     rows.clear()
     for joint in JOINT_NAMES:
