@@ -86,7 +86,7 @@ def main() -> None:
     with torch.inference_mode():
         xf = model.encode_conditions(text, audio, spk)
         t0 = time.perf_counter()
-        table = StyleTable(model, schedule.timesteps.tolist(), b)
+        table = StyleTable(model, schedule.timesteps.tolist())
         table_s = time.perf_counter() - t0
         print(f"style table for {len(schedule)} timesteps (once per model and batch size): "
               f"{table_s:.2f} s")

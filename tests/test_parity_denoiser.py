@@ -67,7 +67,7 @@ def test_forward_every_tag(small, golden, golden_meta, cache):
                 caps: dict[str, torch.Tensor] = {}
                 handles = _hooks(m, caps)
                 try:
-                    styles = StyleTable(m, sorted(set(ts.tolist())), ts.shape[0]) \
+                    styles = StyleTable(m, sorted(set(ts.tolist()))) \
                         if cache else None
                     caps.clear()
                     raw = m(golden["fwd/x_t"], ts, win, styles)
@@ -108,3 +108,58 @@ def test_null_branch_cross_attention_is_the_value_bias(small, golden):
         q = torch.softmax(torch.randn(xf.shape[0], 43, ca.num_heads, ctx.shape[-1]), dim=-1)
         y = torch.einsum("bnhd,bhdl->bnhl", q, ctx).reshape(xf.shape[0], 43, -1)
     assert (y - ca.value.bias).abs().max().item() < 1e-5
+
+
+def test_fast_forward_matches_the_official_one(small, golden):
+    """Fast layers + one-batch style table vs the per-call official arithmetic: a few
+    float32 ulps on the raw outputs of both branches, query-masked rows included."""
+    m = small.model
+    x = golden["fwd/x_t"]
+    with torch.no_grad():
+        xf = m.encode_conditions(golden["inputs/text"], golden["inputs/audio"],
+                                 golden["inputs/speaker_ids"])
+        official, folded = m.prepare(xf, cache=False), m.prepare(xf, cache=True)
+        table = StyleTable(m, [3, 40, 101, 700, 999])
+        for ts in ([999, 999], [700, 40], [101, 3]):
+            t = torch.tensor(ts)
+            ref = m(x, t, official)
+            got = m(x, t, folded, table)
+            err = (got - ref).abs().max().item()
+            assert err <= 2e-6 * max(1.0, ref.abs().max().item()), (ts, err)
+            assert not torch.equal(got, ref)  # it is a different computation
+
+
+def test_fast_layers_follow_weight_changes(small):
+    """The folded matrices are cached on the model and rebuilt after any weight change."""
+    m = small.model
+    first = m.fast_layers()
+    assert m.fast_layers() is first
+    mix = m.temporal_decoder_blocks[0].ca_mix
+    saved = mix.bias.detach().clone()
+    with torch.no_grad():
+        mix.bias.add_(1.0)
+    try:
+        again = m.fast_layers()
+        assert again is not first
+        assert torch.allclose(again[0].ca_out.bias, first[0].ca_out.bias + 1.0, atol=1e-5)
+    finally:
+        with torch.no_grad():
+            mix.bias.copy_(saved)
+    assert torch.allclose(m.fast_layers()[0].ca_out.bias, first[0].ca_out.bias, atol=1e-6)
+
+
+def test_a_model_with_fast_layers_can_be_copied(small, golden):
+    """The prepacked cache stays behind on deepcopy/pickle; the copy builds its own."""
+    import copy
+
+    m = small.model
+    m.fast_layers()
+    twin = copy.deepcopy(m)
+    assert "_fast" not in twin.__dict__
+    with torch.no_grad():
+        xf = m.encode_conditions(golden["inputs/text"], golden["inputs/audio"],
+                                 golden["inputs/speaker_ids"])
+        t = torch.tensor([500, 500])
+        a = m(golden["fwd/x_t"], t, m.prepare(xf), StyleTable(m, [500]))
+        b = twin(golden["fwd/x_t"], t, twin.prepare(xf), StyleTable(twin, [500]))
+    assert torch.equal(a, b)

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from parity_support import assert_close
+from parity_support import assert_close, assert_decoded_close
 
 from backend.diffusion.ddim import Replacement, ddim_invert, ddim_sample, splice_rows
 from backend.diffusion.guidance import GuidedDenoiser
@@ -52,7 +52,7 @@ def _denoiser(small, schedule, text, audio, spk, cache):
     m = small.model
     with torch.no_grad():
         win = m.prepare(m.encode_conditions(text, audio, spk), cache=cache)
-    styles = StyleTable(m, schedule.timesteps.tolist(), text.shape[0]) if cache else None
+    styles = StyleTable(m, schedule.timesteps.tolist()) if cache else None
     return GuidedDenoiser(m, small.config.guidance, schedule, win, styles)
 
 
@@ -68,8 +68,11 @@ def test_ddim_50_steps(small, golden, schedule, cache):
 
     with torch.no_grad():
         ddim_sample(den, golden["ddim/noise"], schedule, on_step=record)
-    assert_close(torch.stack(preds), golden["ddim/pred_xstart"], "pred_xstart")
-    assert_close(torch.stack(samples), golden["ddim/samples"], "samples")
+    # the fast layers round differently (~1e-6 of the output); the mix amplifies that by
+    # the guidance weight, so it is held to 1e-5 of the tensor's scale (the official path
+    # matches exactly, see test_fast_forward_matches_the_official_one)
+    assert_close(torch.stack(preds), golden["ddim/pred_xstart"], "pred_xstart", relative=cache)
+    assert_close(torch.stack(samples), golden["ddim/samples"], "samples", relative=cache)
     assert den.calls == len(schedule)
 
 
@@ -80,11 +83,30 @@ def test_end_to_end_sample_and_decode(small, golden, schedule, cache):
     with torch.no_grad():
         z = ddim_sample(den, golden["e2e_ddim/start_noise"], schedule)
         out = small.model.gesture_rep_encoder.decode(z)
-    assert_close(z, golden["e2e_ddim/final_latent"], "final latent")
+    assert_close(z, golden["e2e_ddim/final_latent"], "final latent", relative=cache)
     for attr, key in {"upper": "pred_upper", "lower": "pred_lower", "jaw": "pred_facepose",
                       "hands": "pred_hands", "trans": "pred_transl",
                       "expressions": "pred_exps"}.items():
-        assert_close(getattr(out, attr), golden[f"e2e_ddim/{key}"], key)
+        assert_decoded_close(getattr(out, attr), golden[f"e2e_ddim/{key}"], key, cache)
+
+
+def test_fast_path_is_at_the_float32_noise_floor(small, golden, schedule):
+    """After 50 steps and decoding, fast vs official differs by no more than a few times what
+    a one-ulp change of the start noise does to the official run itself."""
+    args = (golden["inputs/text"], golden["inputs/audio"], golden["inputs/speaker_ids"])
+    official = _denoiser(small, schedule, *args, False)
+    fast = _denoiser(small, schedule, *args, True)
+    x = golden["e2e_ddim/start_noise"]
+    x_ulp = torch.nextafter(x, torch.full_like(x, 10.0))
+    decode = small.model.gesture_rep_encoder.decode
+    with torch.no_grad():
+        ref = decode(ddim_sample(official, x, schedule))
+        nudged = decode(ddim_sample(official, x_ulp, schedule))
+        got = decode(ddim_sample(fast, x, schedule))
+    for part in ("upper", "hands", "lower", "trans"):
+        floor = (getattr(nudged, part) - getattr(ref, part)).abs().max().item()
+        diff = (getattr(got, part) - getattr(ref, part)).abs().max().item()
+        assert 0 < diff <= 5 * max(floor, 1e-6), (part, diff, floor)
 
 
 def _inversion(small, golden, schedule, cache):
@@ -165,6 +187,6 @@ def test_insertion_by_replacement(small, golden, golden_meta, schedule, cache):
                  ref_in[:, keep.expand_as(start)], "x outside inserted rows", relative=True)
     assert_close(torch.stack(outs), golden["ins/step_sample"], "insertion steps", relative=True)
     assert_close(final, golden["ins/final_latent"], "insertion final latent", relative=True)
-    assert_close(out.upper, golden["ins/pred_upper"], "insertion upper")
-    assert_close(out.hands, golden["ins/pred_hands"], "insertion hands")
+    assert_decoded_close(out.upper, golden["ins/pred_upper"], "insertion upper", cache)
+    assert_decoded_close(out.hands, golden["ins/pred_hands"], "insertion hands", cache)
 

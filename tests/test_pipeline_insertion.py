@@ -57,7 +57,7 @@ def test_official_insertion_run_is_reproduced(small, golden, golden_meta):
         win = m.prepare(m.encode_conditions(golden["inputs/text"][:1], golden["inputs/audio"][:1],
                                             golden["inputs/speaker_ids"][:1]))
         den = GuidedDenoiser(m, small.config.guidance, schedule, win,
-                             StyleTable(m, schedule.timesteps.tolist(), 1))
+                             StyleTable(m, schedule.timesteps.tolist()))
         final = ddim_sample(den, x_t, schedule, [rep])
     assert_close(final, golden["ins/final_latent"], "final latent", relative=True)
 

@@ -1,15 +1,17 @@
 """Denoiser layers (spec §3.5-3.7): linear "efficient" attention with time stylization.
 
-Two facts drive the caching design here:
+Two facts drive the caching design (backend.model.denoiser, backend.model.fused_mix):
 - a cross-attention's context matrix K^T V depends only on the conditions, never on the
   noisy latent or the timestep, so it can be computed once per window;
 - a StylizationBlock's scale/shift depends only on the timestep embedding.
-The uncached path computes everything per call exactly like the official code; both paths
-run the same float32 operations in the same order so they agree with the golden tensors.
+These modules compute everything per call exactly like the official code.
 The -1e6 constants are the official masking arithmetic (spec §11 #3) and need float32.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -103,13 +105,11 @@ class EfficientCrossAttention(nn.Module):
         value = _heads(self.value(fn * c), h)
         return torch.einsum("bnhd,bnhl->bhdl", key, value)
 
-    def forward(self, x: torch.Tensor, xf: torch.Tensor | None, cond_type: torch.Tensor,
+    def forward(self, x: torch.Tensor, xf: torch.Tensor, cond_type: torch.Tensor,
                 query_mask: torch.Tensor | None, emb: torch.Tensor | None = None,
-                style: torch.Tensor | None = None,
-                context: torch.Tensor | None = None) -> torch.Tensor:
+                style: torch.Tensor | None = None) -> torch.Tensor:
         b, t, d = x.shape
-        if context is None:
-            context = self.context(xf, cond_type)
+        context = self.context(xf, cond_type)
         query = F.softmax(_heads(self.query(self.norm(x)), self.num_heads), dim=-1)
         y = torch.einsum("bnhd,bhdl->bnhl", query, context).reshape(b, t, d)
         if query_mask is not None:
@@ -157,15 +157,21 @@ class DenoiserLayer(nn.Module):
                 + [self.ca_blocks[n].proj_out for n in CONDITIONS] + [self.ffn.proj_out])
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None, src_mask: torch.Tensor,
-                xf: dict[str, torch.Tensor] | None, cond_type: torch.Tensor,
+                xf: dict[str, torch.Tensor], cond_type: torch.Tensor,
                 query_mask: torch.Tensor | None,
                 styles: list[torch.Tensor] | None = None,
-                contexts: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+                fast: tuple[Callable[..., torch.Tensor], tuple[Any, ...]] | None = None,
+                ) -> torch.Tensor:
+        """`fast` = (FastLayer, its arguments) computes the same layer with fewer operations
+        (backend.model.fast_layer); called through here so module hooks still see it."""
+        if fast is not None:
+            fn, args = fast
+            return fn(x, *args)
         st = styles or [None] * 5
         x = self.sa_block(x, src_mask, emb, st[0])
         outs = [
-            self.ca_blocks[n](x, None if xf is None else xf[n], cond_type, query_mask, emb,
-                              st[1 + i], None if contexts is None else contexts[n])
+            self.ca_blocks[n](x, xf[n], cond_type, query_mask, emb,
+                              st[1 + i])
             for i, n in enumerate(CONDITIONS)
         ]
         x = self.ca_mix(torch.cat(outs, dim=-1))

@@ -87,7 +87,7 @@ class Engine:
         self.loaded = loaded
         self.model = loaded.model.to(device)
         self.device = device
-        self._styles: dict[tuple[str, int], StyleTable] = {}
+        self._styles: dict[str, StyleTable] = {}
         self._schedules: dict[str, Schedule] = {}
         # in memory for this process; clips from a database also carry its disk store
         self.inversions = InversionCache()
@@ -102,13 +102,12 @@ class Engine:
                                                        d.beta_scheduler)
         return self._schedules[respace]
 
-    def styles(self, schedule: Schedule, batch: int,
-               should_stop: StopFn | None = None) -> StyleTable:
-        """Cached per schedule and batch size; building one is cancellable."""
-        key = (",".join(map(str, schedule.timesteps)), batch)
+    def styles(self, schedule: Schedule, should_stop: StopFn | None = None) -> StyleTable:
+        """Cached per schedule; building one is cancellable."""
+        key = ",".join(map(str, schedule.timesteps))
         if key not in self._styles:
             with torch.inference_mode():
-                self._styles[key] = StyleTable(self.model, schedule.timesteps.tolist(), batch,
+                self._styles[key] = StyleTable(self.model, schedule.timesteps.tolist(),
                                                should_stop)
         return self._styles[key]
 
@@ -121,7 +120,7 @@ class Engine:
         xf = self.model.encode_conditions(t.expand(batch, -1, -1), a.expand(batch, -1, -1), spk)
         win = self.model.prepare(xf, cache=True)
         return GuidedDenoiser(self.model, self.loaded.config.guidance, schedule, win,
-                              self.styles(schedule, batch, should_stop))
+                              self.styles(schedule, should_stop))
 
     def to_motions(self, track: Track, duration: float, fps: float) -> list[Motion]:
         """15-fps batch track -> one Motion per take at `fps` (30 fps by the official path)."""
@@ -209,7 +208,7 @@ class Engine:
                     clips = insertions[k]
                     trajs = invert_clips(self.model, self.loaded.config.guidance, schedule,
                                          clips, self.inversions, should_stop,
-                                         lambda k: self.styles(schedule, k, should_stop))
+                                         lambda: self.styles(schedule, should_stop))
                     x_t, planted = plant(x_t, clips, trajs, tokens, noise)
                     reps.append(planted)
                 z = ddim_sample(den, x_t, schedule, reps, on_step=step, should_stop=should_stop)

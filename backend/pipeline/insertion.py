@@ -30,7 +30,7 @@ from ..progress import StopFn
 from .inversion_store import InversionStore, model_fingerprint
 
 INSERTED_PARTS = ("upper", "hands")
-KEY_VERSION = "inversion-v1"
+KEY_VERSION = "inversion-v2"  # v2: the fast layers round differently from v1
 
 
 @dataclass
@@ -108,12 +108,12 @@ def _from_store(clip: InsertedClip, key: str, shape: tuple[int, ...]) -> torch.T
 def invert_clips(model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: Schedule,
                  clips: Sequence[InsertedClip], cache: InversionCache,
                  should_stop: StopFn | None = None,
-                 styles: Callable[[int], StyleTable] | None = None) -> list[torch.Tensor]:
+                 styles: Callable[[], StyleTable] | None = None) -> list[torch.Tensor]:
     """Inverted trajectory of every clip, (steps, inserted rows, D): entry k at noise level
     k+1, rows `inserted_rows`. Found in memory, else in the clip's store, else inverted (all
     missing clips as one batch) and saved to the store.
 
-    `styles(batch)` may supply a cached StyleTable (the engine keeps one per batch size)."""
+    `styles()` may supply a cached StyleTable (the engine keeps one per schedule)."""
     rows = inserted_rows(model.tokens)
     fp = cache.fingerprint(model)
     keys = [trajectory_key(c, schedule, guidance, fp) for c in clips]
@@ -138,8 +138,8 @@ def invert_clips(model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: 
         with torch.inference_mode():
             xf = model.encode_conditions(text.to(device), audio.to(device), spk.to(device))
             win = model.prepare(xf, cache=True)
-            table = styles(k) if styles is not None else StyleTable(
-                model, schedule.timesteps.tolist(), k, should_stop)
+            table = styles() if styles is not None else StyleTable(
+                model, schedule.timesteps.tolist(), should_stop)
             den = GuidedDenoiser(model, guidance, schedule, win, table)
             traj = ddim_invert(den, torch.cat([c.latent for c in unique]), schedule,
                                should_stop)
