@@ -70,7 +70,23 @@ def _with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
     return x if pos is None else x + pos
 
 
-class EncoderLayer(nn.Module):
+class Attending(nn.Module):
+    """A layer with `nn.MultiheadAttention`s, called the official way by default.
+
+    The official code asks for the attention weights (`need_weights=True`), which keeps
+    PyTorch on its explicit softmax path. `fused_attention = True` lets it use the fused
+    kernel instead: same function, different float32 rounding, ~20% faster VAE passes.
+    """
+
+    fused_attention: bool = False
+
+    def attend(self, mha: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor,
+               v: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return mha(q, k, value=v, key_padding_mask=key_padding_mask,
+                   need_weights=not self.fused_attention)[0]
+
+
+class EncoderLayer(Attending):
     """Self-attention + FFN, post-norm unless `normalize_before`."""
 
     def __init__(self, dim: int, heads: int, ff: int, dropout: float, activation: str,
@@ -95,17 +111,15 @@ class EncoderLayer(nn.Module):
         if self.normalize_before:
             s = self.norm1(src)
             q = k = _with_pos(s, pos)
-            src = src + self.dropout1(self.self_attn(q, k, value=s,
-                                                     key_padding_mask=key_padding_mask)[0])
+            src = src + self.dropout1(self.attend(self.self_attn, q, k, s, key_padding_mask))
             return src + self.dropout2(self._ffn(self.norm2(src)))
         q = k = _with_pos(src, pos)
-        src = src + self.dropout1(self.self_attn(q, k, value=src,
-                                                 key_padding_mask=key_padding_mask)[0])
+        src = src + self.dropout1(self.attend(self.self_attn, q, k, src, key_padding_mask))
         src = self.norm1(src)
         return self.norm2(src + self.dropout2(self._ffn(src)))
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(Attending):
     """Self-attention, cross-attention to a memory, FFN (DETR decoder layer)."""
 
     def __init__(self, dim: int, heads: int, ff: int, dropout: float, activation: str,
@@ -135,17 +149,17 @@ class DecoderLayer(nn.Module):
         if self.normalize_before:
             t = self.norm1(tgt)
             q = k = _with_pos(t, query_pos)
-            tgt = tgt + self.dropout1(self.self_attn(
-                q, k, value=t, key_padding_mask=tgt_key_padding_mask)[0])
+            tgt = tgt + self.dropout1(self.attend(self.self_attn, q, k, t,
+                                                  tgt_key_padding_mask))
             t = self.norm2(tgt)
-            tgt = tgt + self.dropout2(self.multihead_attn(
-                _with_pos(t, query_pos), _with_pos(memory, pos), value=memory)[0])
+            tgt = tgt + self.dropout2(self.attend(self.multihead_attn, _with_pos(t, query_pos),
+                                                  _with_pos(memory, pos), memory))
             return tgt + self.dropout3(self._ffn(self.norm3(tgt)))
         q = k = _with_pos(tgt, query_pos)
-        tgt = self.norm1(tgt + self.dropout1(self.self_attn(
-            q, k, value=tgt, key_padding_mask=tgt_key_padding_mask)[0]))
-        tgt = self.norm2(tgt + self.dropout2(self.multihead_attn(
-            _with_pos(tgt, query_pos), _with_pos(memory, pos), value=memory)[0]))
+        tgt = self.norm1(tgt + self.dropout1(self.attend(self.self_attn, q, k, tgt,
+                                                         tgt_key_padding_mask)))
+        tgt = self.norm2(tgt + self.dropout2(self.attend(
+            self.multihead_attn, _with_pos(tgt, query_pos), _with_pos(memory, pos), memory)))
         return self.norm3(tgt + self.dropout3(self._ffn(tgt)))
 
 

@@ -213,7 +213,9 @@ class Engine:
                     reps.append(planted)
                 z = ddim_sample(den, x_t, schedule, reps, on_step=step, should_stop=should_stop)
                 prev_latent = z
-                new = parts_to_track(self.model.gesture_rep_encoder.decode(z))
+                gre = self.model.gesture_rep_encoder
+                with gre.fused_attention():
+                    new = parts_to_track(gre.decode(z))
             done = stitch(done, new, win.start_frame - first_start)
         assert done is not None
         return done

@@ -129,7 +129,8 @@ def regenerate(engine: Engine, speech: SpeechFeatures, motion: Motion, start: in
         win = padded.slice(s, s + WINDOW)
         contacts = motion_contacts(win.poses[0], win.trans[0], opts.smplx_model)[None]
         with torch.inference_mode():
-            z = gre.encode(track_to_parts(win, contacts, engine.device), sample=False)
+            with gre.fused_attention():
+                z = gre.encode(track_to_parts(win, contacts, engine.device), sample=False)
         rows = torch.zeros(1, 4 * tokens + 3, dtype=torch.bool, device=engine.device)
         for j in range(tokens):
             a_f, b_f = s + OVERLAP * j, s + OVERLAP * (j + 1)
