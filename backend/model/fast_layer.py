@@ -156,11 +156,10 @@ class FastLayer:
         # self-attention (linear attention over the tokens)
         qkv = self.sa_qkv(F.layer_norm(x, (d,), eps=self.eps))
         q, k, v = qkv.split(d, dim=-1)
-        q = F.softmax(q.reshape(b2, n, h, -1), dim=-1)
-        k = F.softmax((k + win.key_add).reshape(b2, n, h, -1), dim=1)
-        v = (v * win.src_mask).reshape(b2, n, h, -1)
-        ctx = torch.einsum("bnhd,bnhl->bhdl", k, v)
-        y = torch.einsum("bnhd,bhdl->bnhl", q, ctx).reshape(b2, n, d)
+        q = F.softmax(q.reshape(b2, n, h, -1).transpose(1, 2), dim=-1)  # (2B,H,N,d)
+        k = F.softmax((k + win.key_add).reshape(b2, n, h, -1), dim=1).permute(0, 2, 3, 1)
+        v = (v * win.src_mask).reshape(b2, n, h, -1).transpose(1, 2)
+        y = torch.matmul(q, torch.matmul(k, v)).transpose(1, 2).reshape(b2, n, d)
         x = x + self._style(y, rows.sa, self.sa_out)
         # the three cross-attentions and ca_mix, folded
         mixed = self.ca_msum(x)
@@ -168,7 +167,9 @@ class FastLayer:
         y = torch.einsum("bnchd,bchdl->bnchl", q.softmax(dim=-1), contexts)
         y = y.reshape(b, n, 3, d) + win.query_add
         s = F.silu(F.layer_norm(y, (d,), eps=self.eps) * rows.ca[0] + rows.ca[1])
-        x = torch.cat([mixed[:b] + self.ca_out(s.reshape(b, n, 3 * d)), mixed[b:] + rows.null])
+        mixed[:b] += self.ca_out(s.reshape(b, n, 3 * d))
+        mixed[b:] += rows.null
+        x = mixed
         # feed-forward
         y = self.ffn2(self.ffn1(x))
         return x + self._style(y, rows.ffn, self.ffn_out)
