@@ -163,3 +163,25 @@ def test_a_model_with_fast_layers_can_be_copied(small, golden):
         a = m(golden["fwd/x_t"], t, m.prepare(xf), StyleTable(m, [500]))
         b = twin(golden["fwd/x_t"], t, twin.prepare(xf), StyleTable(twin, [500]))
     assert torch.equal(a, b)
+
+
+def test_fast_layers_without_onednn_kernels(small, golden, monkeypatch):
+    """Where the prepacked oneDNN kernels are missing (other builds, GPUs) the fast layer
+    runs the same folded arithmetic through F.linear."""
+    from backend.model import fast_layer
+
+    m = small.model
+    packed = m.fast_layers()[0]
+    monkeypatch.setattr(fast_layer, "_packable", lambda weight: False)
+    plain = fast_layer.FastLayer(m.temporal_decoder_blocks[0])
+    assert plain.sa_qkv.packed is None and plain.ffn1.packed is None
+    with torch.no_grad():
+        xf = m.encode_conditions(golden["inputs/text"], golden["inputs/audio"],
+                                 golden["inputs/speaker_ids"])
+        win = m.prepare(xf).fast
+        t = torch.tensor([700, 700])
+        rows = StyleTable(m, [700]).step_rows(t, win)[0]
+        h = m.embed_latent(golden["fwd/x_t"]).repeat(2, 1, 1)
+        a = packed(h, win, win.contexts[0], rows)
+        b = plain(h, win, win.contexts[0], rows)
+    assert (a - b).abs().max().item() < 1e-5
