@@ -52,8 +52,9 @@ def mix_branches(raw: torch.Tensor, t: int, cfg: GuidanceConfig,
 class GuidedDenoiser:
     """`denoise(x, k) -> x0` for one window: network call at spaced step k plus the mix.
 
-    `cache=True` precomputes the cross-attention contexts for this window and uses a shared
-    StyleTable for the schedule's timesteps; `cache=False` is the official per-call path.
+    A window prepared with `cache=True` plus a shared StyleTable for the schedule's timesteps
+    runs the fast layers (backend.model.fast_layer); without them, the official per-call
+    path.
     """
 
     def __init__(self, model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: Schedule,
