@@ -74,10 +74,6 @@ class WindowConditions:
     query_mask: torch.Tensor  # (2B, 43)
     fast: WindowRows | None = None  # masks and contexts for the fast layers
 
-    @property
-    def batch(self) -> int:
-        return self.cond_type.shape[0] // 2
-
 
 class StyleTable:
     """Time embedding and every StylizationBlock scale/shift for a fixed list of timesteps,

@@ -130,16 +130,15 @@ class FastLayer:
         shift with the output LayerNorm's affine folded in, (T,D) each, then the null
         branch's cross-attention constant (T,2,D): row 0 ordinary rows, row 1 query-masked.
         Returned flat: [sa_a, sa_c, ca_a (T,3,D), ca_c (T,3,D), null, ffn_a, ffn_c]."""
-        a, c = [], []
-        for norm, st in zip(self._norms, styles, strict=True):
+        a, c, nulls = [], [], []
+        for i, (norm, st) in enumerate(zip(self._norms, styles, strict=True)):
             scale, shift = torch.chunk(st[:, 0], 2, dim=-1)
             a.append(norm.weight * (1 + scale))
             c.append(norm.bias * (1 + scale) + shift)
-        nulls = []
-        for norm, bias, st in zip(self._norms[1:4], self._value_bias, styles[1:4], strict=True):
-            scale, shift = torch.chunk(st[:, 0], 2, dim=-1)
-            y = torch.stack([bias, bias + MASK_VALUE])  # the null branch's attention output
-            nulls.append(F.silu(norm(y)[None] * (1 + scale[:, None]) + shift[:, None]))
+            if 1 <= i <= 3:  # a cross-attention block: its null-branch output rows
+                bias = self._value_bias[i - 1]
+                y = torch.stack([bias, bias + MASK_VALUE])
+                nulls.append(F.silu(norm(y)[None] * (1 + scale[:, None]) + shift[:, None]))
         null = self.ca_out(torch.cat(nulls, dim=-1))
         return [a[0], c[0], torch.stack(a[1:4], 1), torch.stack(c[1:4], 1), null, a[4], c[4]]
 
