@@ -34,8 +34,8 @@ from addon_loader import load_addon_module as _load_addon  # noqa: E402
 
 def _bench_retarget(keys: types.ModuleType, poses, trans, args: argparse.Namespace) -> None:
     """Median time of write_motion onto a Mixamo-style rig (probe + transfer + keys)."""
-    from bpy_rigs import make_armature
-    from synthetic_rigs import build_rig, mixamo_world
+    from tests.support.bpy_rigs import make_armature
+    from tests.support.synthetic_rigs import build_rig, mixamo_world
 
     bm = _load_addon("bone_maps")
     names = {j: (b if isinstance(b, str) else b[0]) for j, b in bm.PRESETS["mixamo"].items()}

@@ -40,7 +40,8 @@ from backend.model.denoiser import RagGestureDenoiser  # noqa: E402
 from backend.model.loading import LoadedModel  # noqa: E402
 from backend.pipeline.engine import Engine, GenerateOptions  # noqa: E402
 from backend.pipeline.regenerate import RegenerateOptions  # noqa: E402
-from backend.pipeline.session import Session, SessionConfig, SpeechInput  # noqa: E402
+from backend.pipeline.session import Session, SessionConfig  # noqa: E402
+from rag_gesture_shared.protocol.speech import SpeechInput  # noqa: E402
 
 
 def random_engine() -> Engine:

@@ -22,14 +22,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from speech_audio import speak  # noqa: E402
-from speech_models import make_bert, make_wav2vec  # noqa: E402
-
 from backend.speech.audio import audio_from_array, load_audio  # noqa: E402
 from backend.speech.bert import BertWords  # noqa: E402
 from backend.speech.frontend import SpeechFrontEnd  # noqa: E402
 from backend.speech.transcripts import parse_text  # noqa: E402
 from backend.speech.wav2vec import Wav2VecModel  # noqa: E402
+from tests.support.speech_audio import speak  # noqa: E402
+from tests.support.speech_models import make_bert, make_wav2vec  # noqa: E402
 
 TEXT = ("When we started this project, nobody believed that a small team could build it. "
         "But we looked at the problem from a different angle, and we found three ideas that "

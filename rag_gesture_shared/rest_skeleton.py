@@ -2,9 +2,8 @@
 
 Without a licensed SMPL-X model file we still need joint positions: for foot contacts of
 hand-edited motion (spec §1.4, via `kinematics.forward_kinematics`) and for the Blender
-add-on's default armature. Both use these same numbers, so what the user sees in Blender is
-what the contact rule measured. The add-on imports (or copies) this module, which is why it
-depends on numpy and the plain-tuple `skeleton` tables only, never on torch.
+add-on's default armature. Both read this one module, so what the user sees in Blender is
+what the contact rule measured.
 
 Convention (the SMPL-X frame, metres):
   * Y up, +Z forward (the body faces +Z), +X towards the body's LEFT;

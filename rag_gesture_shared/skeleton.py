@@ -1,7 +1,7 @@
 """SMPL-X joint table and RAG-Gesture body-part index sets (spec §1.2-1.3).
 
-Kept as plain tuples so both the backend and the Blender add-on (which cannot import torch)
-can share the same facts; the add-on gets its own copy through the extension build.
+Plain tuples: the backend's representation, the add-on's armature and bone maps and the
+worker protocol's body-part locks all read these same numbers.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ FACE: tuple[int, ...] = (22,)
 EYES: tuple[int, ...] = (23, 24)
 
 PARTS: dict[str, tuple[int, ...]] = {"upper": UPPER, "hands": HANDS, "lower": LOWER, "face": FACE}
+
+# Body parts a "Regenerate range" can keep as they are (protocol `locks`); "lower" also holds
+# the root orientation and the translation, "face" the jaw, the eyes and the expressions.
+LOCKABLE_PARTS: tuple[str, ...] = ("upper", "hands", "face", "lower")
 
 # Foot joints used for contacts (spec §1.4): left/right ankle, left/right foot.
 CONTACT_JOINTS: tuple[int, ...] = (7, 8, 10, 11)

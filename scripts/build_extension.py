@@ -2,10 +2,14 @@
 
     python scripts/build_extension.py [--output-dir dist] [--blender-ext PATH] [--no-validate]
 
-The zip has blender_manifest.toml at its root next to the add-on's modules (rag_gesture_addon/
-*.py), plus the backend's sources under backend_src/ (backend/**/*.py, pyproject.toml,
-README.md) so the add-on's "Set up backend" button can `pip install` them into a venv. No
-torch, no wheels: the backend's heavy dependencies are installed by that button.
+The zip root is the add-on package: blender_manifest.toml next to rag_gesture_addon/'s
+modules and layer folders (core/, worker/, scene/, ui/), and shared/, a copy of
+rag_gesture_shared/ that the add-on imports as its own subpackage (`from ..shared import
+skeleton`; in a source checkout rag_gesture_addon/__init__.py binds the repository's folder
+under that name instead). The backend's sources go under backend_src/ (backend/,
+rag_gesture_shared/, pyproject.toml, README.md) so the add-on's "Set up backend" button can
+`pip install` them into a venv. No torch, no wheels: the backend's heavy dependencies are
+installed by that button.
 
 The manifest is validated, and the zip built, by `blender_ext.py` (Blender's own extension
 tool, shipped inside Blender and inside the PyPI `bpy` wheel at
@@ -30,8 +34,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ADDON = REPO / "rag_gesture_addon"
+SHARED = REPO / "rag_gesture_shared"
 MANIFEST = REPO / "blender_manifest.toml"
 BACKEND_DIR = "backend_src"
+SHARED_IN_ADDON = "shared"  # rag_gesture_addon/__init__.py: SHARED
 
 
 def find_blender_ext(explicit: str | None = None) -> Path | None:
@@ -53,23 +59,32 @@ def find_blender_ext(explicit: str | None = None) -> Path | None:
     return None
 
 
+def sources(folder: Path) -> list[Path]:
+    """The package's .py files, relative to `folder` (no caches)."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*.py")
+                  if "__pycache__" not in p.parts)
+
+
+def layout() -> list[tuple[Path, str]]:
+    """(source file, path in the zip) for every file of the extension."""
+    files = [(MANIFEST, "blender_manifest.toml")]
+    files += [(ADDON / rel, rel.as_posix()) for rel in sources(ADDON)]
+    files += [(SHARED / rel, f"{SHARED_IN_ADDON}/{rel.as_posix()}") for rel in sources(SHARED)]
+    files += [(REPO / name, name) for name in ("LICENSE", "LICENSE.txt", "COPYING")
+              if (REPO / name).is_file()]
+    for package in ("backend", SHARED.name):
+        files += [(REPO / package / rel, f"{BACKEND_DIR}/{package}/{rel.as_posix()}")
+                  for rel in sources(REPO / package)]
+    files += [(REPO / name, f"{BACKEND_DIR}/{name}") for name in ("pyproject.toml", "README.md")]
+    return files
+
+
 def stage(dest: Path) -> None:
     """Lay out the extension's files in `dest` (the future zip root)."""
-    shutil.copy2(MANIFEST, dest / "blender_manifest.toml")
-    for src in sorted(ADDON.glob("*.py")):
-        shutil.copy2(src, dest / src.name)
-    for name in ("LICENSE", "LICENSE.txt", "COPYING"):
-        if (REPO / name).is_file():
-            shutil.copy2(REPO / name, dest / name)
-    backend = dest / BACKEND_DIR
-    for src in sorted((REPO / "backend").rglob("*.py")):
-        if "__pycache__" in src.parts:
-            continue
-        out = backend / src.relative_to(REPO)
+    for src, rel in layout():
+        out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, out)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, backend / name)
 
 
 def run_tool(tool: Path, *args: str) -> None:
@@ -116,8 +131,10 @@ def check(zip_path: Path) -> None:
     """What must (and must not) be in the zip."""
     with zipfile.ZipFile(zip_path) as zf:
         names = set(zf.namelist())
-    needed = {"blender_manifest.toml", "__init__.py", f"{BACKEND_DIR}/pyproject.toml",
-              f"{BACKEND_DIR}/backend/cli/__init__.py"}
+    needed = {"blender_manifest.toml", "__init__.py", "ui/__init__.py",
+              f"{SHARED_IN_ADDON}/__init__.py", f"{BACKEND_DIR}/pyproject.toml",
+              f"{BACKEND_DIR}/backend/cli/__init__.py",
+              f"{BACKEND_DIR}/{SHARED.name}/__init__.py"}
     missing = needed - names
     if missing:
         raise SystemExit(f"{zip_path} lacks {sorted(missing)}")

@@ -5,7 +5,7 @@
 #
 # Environment:
 #   PYTHON           interpreter used to create .venv (default: python3.11, else python3 if it is 3.11)
-#   TORCH_SPEC       torch requirement installed first (default: torch==2.13.0)
+#   TORCH_SPEC       torch requirement installed first (default: the pin in pyproject.toml)
 #   TORCH_INDEX_URL  optional package index for torch, e.g. for an NVIDIA GPU:
 #                      TORCH_SPEC=torch==2.13.0 TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 \
 #                        bash scripts/setup.sh
@@ -18,11 +18,18 @@ cd "$ROOT"
 
 VENV="$ROOT/.venv"
 VPY="$VENV/bin/python"
-TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+# The pinned torch, read from pyproject.toml (its home is rag_gesture_shared/requirements.py;
+# tests/shared/test_requirements.py keeps the two equal).
+torch_pin() {
+    sed -n 's/^ *"\(torch==[^"]*\)",*$/\1/p' "${ROOT:-.}/pyproject.toml" | head -n 1
+}
+TORCH_SPEC="${TORCH_SPEC:-$(torch_pin)}"
 TORCH_INDEX_URL="${TORCH_INDEX_URL:-}"
 
 say() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+[[ -n "$TORCH_SPEC" ]] || die "no torch pin found in pyproject.toml"
 
 is_py311() {
     [[ "$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "3.11" ]]

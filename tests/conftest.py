@@ -6,7 +6,8 @@ import json
 
 import pytest
 import torch
-from parity_layout import build_official_layout, parity_dir
+
+from tests.support.parity_layout import build_official_layout, parity_dir
 
 
 @pytest.fixture(scope="session")
@@ -40,14 +41,14 @@ def small(official_checkpoint):
 
 @pytest.fixture(scope="session")
 def tiny_wav2vec_dir(tmp_path_factory):
-    from speech_models import make_wav2vec
+    from tests.support.speech_models import make_wav2vec
 
     return make_wav2vec(tmp_path_factory.mktemp("wav2vec2"))
 
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory):
-    from speech_models import make_bert
+    from tests.support.speech_models import make_bert
 
     return make_bert(tmp_path_factory.mktemp("bert"))
 

@@ -77,8 +77,10 @@ def take_path(output: Path, i: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rag_gesture_shared.protocol.speech import SpeechInput
+
     from ..pipeline.engine import GenerateOptions
-    from ..pipeline.session import RetrievalOptions, Session, SpeechInput
+    from ..pipeline.session import RetrievalOptions, Session
     from ..worker.protocol import describe_exception
 
     output = Path(args.output)
@@ -131,12 +133,12 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_cue(text: str):
     """`KIND@SECONDS[:CLIP]` -> Cue."""
-    from ..retrieval.planner import Cue
+    from rag_gesture_shared.protocol.retrieval import CUE_KINDS, Cue
 
     try:
         kind, rest = text.split("@", 1)
         time_text, _, clip = rest.partition(":")
-        if kind not in ("deictic", "iconic", "metaphoric"):
+        if kind not in CUE_KINDS:
             raise ValueError(kind)
         return Cue(kind, time=float(time_text), clip=clip or None)
     except ValueError as exc:

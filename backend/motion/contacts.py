@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .skeleton import CONTACT_JOINTS, CONTACT_THRESHOLD
+from rag_gesture_shared.skeleton import CONTACT_JOINTS, CONTACT_THRESHOLD
 
 
 def foot_contacts(joints: npt.ArrayLike) -> np.ndarray:

@@ -5,9 +5,10 @@ positions. Two ways to get them:
 
 * `SmplxJoints` runs the official `smplx` layer on a user-supplied SMPL-X model file (the
   licensed SMPLX_NEUTRAL_2020.npz the reference uses). This reproduces the reference exactly.
-* `forward_kinematics` on the project's own default skeleton (`default_skeleton`), which
-  needs no licensed data. Its proportions differ slightly from SMPL-X, but contacts only
-  depend on per-frame foot speed against a 1 cm threshold, so they agree in practice.
+* `rag_gesture_shared.kinematics.forward_kinematics` on the project's own default skeleton
+  (`rag_gesture_shared.rest_skeleton`), which needs no licensed data. Its proportions differ
+  slightly from SMPL-X, but contacts only depend on per-frame foot speed against a 1 cm
+  threshold, so they agree in practice.
 
 `joint_positions` / `motion_contacts` pick the first when a model path is configured.
 `smplx` is imported lazily so importing this module stays cheap.
@@ -25,11 +26,11 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from rag_gesture_shared.kinematics import forward_kinematics
+from rag_gesture_shared.skeleton import NUM_BETAS, NUM_EXPRESSIONS, NUM_JOINTS
+
 from .contacts import foot_contacts
-from .default_skeleton import DEFAULT_REST_JOINTS
 from .motion import Motion
-from .rotations import axis_angle_to_matrix
-from .skeleton import NUM_BETAS, NUM_EXPRESSIONS, NUM_JOINTS, PARENTS
 
 # Arrays `smplx` 0.1.28 reads from an .npz with use_pca=False and use_face_contour=False.
 REQUIRED_MODEL_KEYS: tuple[str, ...] = (
@@ -75,36 +76,6 @@ def _fit_columns(values: npt.ArrayLike | None, n: int, rows: int | None) -> np.n
     k = min(n, arr.shape[-1])
     out[..., :k] = arr[..., :k]
     return out
-
-
-# ------------------------------------------------------------------------ default skeleton
-def forward_kinematics(
-    poses_aa: npt.ArrayLike | torch.Tensor,
-    trans: npt.ArrayLike | torch.Tensor,
-    rest_joints: npt.ArrayLike = DEFAULT_REST_JOINTS,
-) -> np.ndarray:
-    """(N, 55, 3) axis-angle + (N, 3) trans -> (N, 55, 3) float32 joint positions in metres.
-
-    Same rigid chain as SMPL-X's `batch_rigid_transform`: a joint's global rotation is its
-    parent's global rotation times its local one, and it sits at the parent's position plus
-    the parent's global rotation applied to the rest offset. The root is the rest pelvis
-    moved by `trans`. Computed in float64 so long chains (to the fingertips) add no error.
-    """
-    pose = _pose_tensor(poses_aa)
-    n = pose.shape[0]
-    shift = _trans_tensor(trans, n)
-    rest = torch.tensor(np.array(rest_joints, dtype=np.float64))  # copy: may be read-only
-    if rest.shape != (NUM_JOINTS, 3):
-        raise ValueError(f"rest_joints must be (55, 3), got {tuple(rest.shape)}.")
-    local = axis_angle_to_matrix(pose)  # (N, 55, 3, 3)
-    rot: list[torch.Tensor] = [local[:, 0]]
-    pos: list[torch.Tensor] = [rest[0] + shift]
-    for j in range(1, NUM_JOINTS):
-        p = PARENTS[j]
-        offset = rest[j] - rest[p]
-        rot.append(rot[p] @ local[:, j])
-        pos.append(pos[p] + rot[p] @ offset)
-    return torch.stack(pos, dim=1).numpy().astype(np.float32)
 
 
 # ------------------------------------------------------------------------------- SMPL-X file
@@ -304,7 +275,7 @@ def joint_positions(
     poses, trans, betas, expressions = _unpack(motion_or_arrays)
     if model_path is not None:
         return _smplx_joints_for(model_path)(poses, trans, betas, expressions)
-    return forward_kinematics(poses, trans)
+    return forward_kinematics(poses, trans).astype(np.float32)
 
 
 def motion_contacts(

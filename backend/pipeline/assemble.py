@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rag_gesture_shared.skeleton import FACE, HANDS, LOWER, NUM_JOINTS, UPPER
+
 from ..model.gesture_rep import PartMotion
 from ..motion.rotations import axis_angle_to_6d, rotation_6d_to_axis_angle
-from ..motion.skeleton import FACE, HANDS, LOWER, NUM_JOINTS, UPPER
 from ..windows import OVERLAP
 
 

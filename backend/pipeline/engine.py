@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from rag_gesture_shared.protocol.generate import DEFAULT_FPS
+from rag_gesture_shared.protocol.sampling import OFFICIAL_STEPS
+from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker
+
 from ..diffusion.ddim import Replacement, ddim_sample, gaussian_noise
 from ..diffusion.guidance import GuidedDenoiser
 from ..diffusion.schedule import Schedule
@@ -25,12 +29,9 @@ from ..motion.motion import Motion
 from ..motion.resample import upsample_15_to_30
 from ..progress import ProgressFn, StopFn
 from ..speech.frontend import SpeechFeatures
-from ..speech.speakers import DEFAULT_SPEAKER, resolve_speaker
 from ..windows import WINDOW, overlap_tokens
 from .assemble import Track, parts_to_track, stitch
 from .insertion import InsertedClip, InversionCache, invert_clips, plant
-
-OFFICIAL_STEPS = 50
 
 
 def respace_for_steps(steps: int, official: str = "15,15,8,6,6") -> str:
@@ -55,7 +56,7 @@ class GenerateOptions:
     seed: int = 0
     takes: int = 1
     steps: int = OFFICIAL_STEPS
-    fps: float = 30.0
+    fps: float = DEFAULT_FPS
 
 
 @dataclass

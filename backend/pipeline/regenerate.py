@@ -18,27 +18,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rag_gesture_shared.protocol.regenerate import DEFAULT_MARGIN
+from rag_gesture_shared.resample import resample_motion
+from rag_gesture_shared.skeleton import FACE, HANDS, LOCKABLE_PARTS, LOWER, UPPER
+from rag_gesture_shared.speakers import resolve_speaker
+
 from ..model.gesture_rep import canvas_slices, token_mask
 from ..motion.kinematics import motion_contacts
 from ..motion.motion import Motion
-from ..motion.resample import resample_motion
 from ..motion.rotations import axis_angle_to_quaternion, quaternion_slerp, quaternion_to_axis_angle
-from ..motion.skeleton import FACE, HANDS, LOWER, UPPER
 from ..progress import ProgressFn, StopFn
 from ..speech.frontend import SpeechFeatures
-from ..speech.speakers import resolve_speaker
 from ..windows import FPS, OVERLAP, WINDOW
 from .assemble import Track, continue_translation, track_to_parts
 from .engine import Engine, GenerateOptions, GenerationResult
 
-LOCKABLE = ("upper", "hands", "face", "lower")  # "lower" = legs, root orientation, translation
 PART_JOINTS = {"upper": UPPER, "hands": HANDS, "face": FACE, "lower": LOWER}
 CANVAS_PART = {"upper": "upper", "hands": "hands", "face": "face", "lower": "lowertrans"}
 
 
 @dataclass
 class RegenerateOptions(GenerateOptions):
-    margin: float = 0.5  # seconds blended on each side of the range
+    margin: float = DEFAULT_MARGIN  # seconds blended on each side of the range
     locks: tuple[str, ...] = ()
     smplx_model: Path | None = None
 
@@ -101,10 +102,10 @@ def regenerate(engine: Engine, speech: SpeechFeatures, motion: Motion, start: in
                should_stop: StopFn | None = None) -> GenerationResult:
     """New motion for frames [start, end) of `motion` (its own frame rate), one per take."""
     opts = opts or RegenerateOptions()
-    bad = [p for p in opts.locks if p not in LOCKABLE]
+    bad = [p for p in opts.locks if p not in LOCKABLE_PARTS]
     if bad:
-        raise ValueError(f"unknown body part(s) {bad}; lockable parts are {list(LOCKABLE)}")
-    if set(opts.locks) == set(LOCKABLE):
+        raise ValueError(f"unknown body part(s) {bad}; lockable parts are {list(LOCKABLE_PARTS)}")
+    if set(opts.locks) == set(LOCKABLE_PARTS):
         raise ValueError("every body part is locked: there is nothing to regenerate")
     if not 0 <= start < end <= motion.num_frames:
         raise ValueError(f"the range [{start}, {end}) is not inside the motion's "
@@ -154,8 +155,8 @@ def regenerate(engine: Engine, speech: SpeechFeatures, motion: Motion, start: in
         cand15.poses[0, lo:hi] = new.poses[i, lo - first:hi - first]
         cand15.trans[0, lo:hi] = new.trans[i, lo - first:hi - first]
         cand15.expressions[0, lo:hi] = new.expressions[i, lo - first:hi - first]
-        p, t, e = resample_motion(cand15.poses[0], cand15.trans[0], cand15.expressions[0],
-                                  FPS, fps)
+        p, t, e = (x.astype(np.float32) for x in resample_motion(
+            cand15.poses[0], cand15.trans[0], cand15.expressions[0], FPS, fps))
         n = motion.num_frames
         if len(p) < n:  # resampling stops at the last 15-fps frame: hold it
             extra = n - len(p)

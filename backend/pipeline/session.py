@@ -13,20 +13,22 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag_gesture_shared.protocol.retrieval import DEFAULT_GUIDANCE_SCHEDULE, Cue
+from rag_gesture_shared.protocol.speech import SpeechInput
+from rag_gesture_shared.speakers import resolve_speaker
+
 from ..diffusion.guidance_schedules import guidance_iters
 from ..model.loading import load_official
 from ..motion.motion import Motion
 from ..progress import ProgressFn, StopFn
 from ..retrieval.database import GestureDatabase
-from ..retrieval.planner import Cue, plan_window
+from ..retrieval.planner import plan_window
 from ..speech.audio import AudioError, load_audio
 from ..speech.bert import BertWords
 from ..speech.frontend import SpeechFeatures, SpeechFrontEnd
 from ..speech.pretrained import BERT_NAME, WAV2VEC_NAME
-from ..speech.speakers import resolve_speaker
-from ..speech.transcripts import parse_text, read_transcript
+from ..speech.transcripts import build_transcript
 from ..speech.wav2vec import Wav2VecModel
-from ..speech.words import Phrase, Transcript, Word
 from ..weights import locate, missing_weights_message
 from .engine import Engine, GenerateOptions, GenerationResult, pick_device
 from .insertion import InsertedClip
@@ -38,12 +40,12 @@ from .retrieved import ClipFactory
 class RetrievalOptions:
     """Retrieval-augmented generation: where the gesture database is and how to query it."""
 
-    method: str = "none"  # none / discourse / gesture_type / llm / directed
+    method: str = "none"  # one of rag_gesture_shared.protocol.retrieval.METHODS
     database: str | Path | None = None
     cues: list[Cue] = field(default_factory=list)
     # Official insertion-guidance preset. Accepted and reported for comparison with the
     # reference; its gradient loop has no effect on the output (docs/fidelity.md).
-    guidance_schedule: str = "decreasing_till_25"
+    guidance_schedule: str = DEFAULT_GUIDANCE_SCHEDULE
     # Keep DDIM inversions of database windows in `<database>/inversions/` for later runs
     # (they do not depend on the query; docs/architecture.md).
     inversion_store: bool = True
@@ -67,41 +69,18 @@ class SessionConfig:
     allow_download: bool = False
 
 
-@dataclass
-class SpeechInput:
-    """Where the words come from: a transcript file, typed text, timed words or phrases."""
-
-    audio: str | Path
-    transcript: str | Path | None = None
-    text: str | None = None
-    words: list[dict] | None = None  # [{word, start, end}]
-    phrases: list[dict] | None = None  # [{text, start, end}] e.g. Blender text strips
-    allow_mismatch: bool = False
-
-    def build_transcript(self) -> Transcript | None:
-        if self.transcript:
-            return read_transcript(self.transcript)
-        if self.words:
-            words = [Word(str(w["word"]), float(w["start"]), float(w["end"])) for w in self.words]
-            return Transcript([Phrase(words, words[0].start, words[-1].end)], "<words>")
-        if self.phrases:
-            phrases = [Phrase([Word(t) for t in str(p["text"]).split()],
-                              float(p["start"]), float(p["end"])) for p in self.phrases]
-            return Transcript([p for p in phrases if p.words], "<phrases>")
-        if self.text:
-            return parse_text(self.text)
-        return None
-
-    def cache_key(self) -> str:
-        audio = Path(self.audio)
-        stat = audio.stat()
-        parts = [str(audio.resolve()), str(stat.st_size), str(stat.st_mtime_ns),
-                 repr(self.transcript), repr(self.text), repr(self.words), repr(self.phrases),
-                 repr(self.allow_mismatch)]
-        if self.transcript:
-            t = Path(self.transcript)
-            parts.append(str(t.stat().st_mtime_ns) if t.exists() else "missing")
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+def speech_key(source: SpeechInput) -> str:
+    """Cache key of a speech input: the audio file (path, size, modification time) and the
+    words; a changed file or transcript is analysed again."""
+    audio = Path(source.audio)
+    stat = audio.stat()
+    parts = [str(audio.resolve()), str(stat.st_size), str(stat.st_mtime_ns),
+             repr(source.transcript), repr(source.text), repr(source.words),
+             repr(source.phrases), repr(source.allow_mismatch)]
+    if source.transcript:
+        t = Path(source.transcript)
+        parts.append(str(t.stat().st_mtime_ns) if t.exists() else "missing")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 @dataclass
@@ -144,13 +123,13 @@ class Session:
                should_stop: StopFn | None = None) -> SpeechFeatures:
         if not Path(source.audio).is_file():
             raise AudioError(f"the audio file {source.audio} does not exist")
-        key = source.cache_key()
+        key = speech_key(source)
         if key in self._speech:
             self._speech.move_to_end(key)
             return self._speech[key]
         clip = load_audio(source.audio)
-        feats = self.frontend.analyse(clip, source.build_transcript(), progress, should_stop,
-                                      source.allow_mismatch)
+        words = build_transcript(source.transcript, source.text, source.words, source.phrases)
+        feats = self.frontend.analyse(clip, words, progress, should_stop, source.allow_mismatch)
         self._speech[key] = feats
         while len(self._speech) > 4:
             self._speech.popitem(last=False)

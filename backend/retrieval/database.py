@@ -29,8 +29,8 @@ import numpy as np
 
 from backend.motion.motion import Motion
 from backend.progress import ProgressFn, StopFn, check
-from backend.speech.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 from backend.speech.words import Word
+from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 
 from . import beat2
 from .connectives import relations_in_window, tag_connectives

@@ -11,25 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag_gesture_shared.protocol.retrieval import METHODS, Cue
+
 from ..speech.words import Word
 from .connectives import tag_connectives
 from .gesture_types import tag_gesture_words
 from .placement import Placement, place
 from .records import Bound, Candidate, QueryPoint, WindowRecord
 from .scoring import RecordIndex, discourse_queries, gesture_type_queries, retrieve
-
-METHODS = ("none", "discourse", "gesture_type", "llm", "directed")
-
-
-@dataclass(frozen=True)
-class Cue:
-    """An animator's request: a gesture type at a word or a time (seconds of audio time),
-    optionally a specific database clip."""
-
-    kind: str  # deictic / iconic / metaphoric
-    time: float | None = None
-    word: str | None = None
-    clip: str | None = None
 
 
 @dataclass

@@ -11,10 +11,12 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from backend.speech.words import Word
+from rag_gesture_shared.protocol.retrieval import CUE_KINDS
 
-GESTURE_KINDS = ("beat", "deictic", "iconic", "metaphoric")
-SEMANTIC_KINDS = ("deictic", "iconic", "metaphoric")  # the kinds retrieval keys on
+from ..speech.words import Word
+
+SEMANTIC_KINDS = CUE_KINDS  # the kinds retrieval keys on (and an animator's cue asks for)
+GESTURE_KINDS = ("beat", *SEMANTIC_KINDS)
 QueryKind = Literal["discourse", "gesture"]
 
 ProminenceRow = tuple[str, float, float, float]  # (word, start, end, prominence), `.prom` order

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.speech.words import Phrase, Transcript, Word
+from .words import Phrase, Transcript, Word
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -102,6 +102,26 @@ def parse_text(text: str, source: str = "<text>") -> Transcript:
     if not transcript.words:
         raise TranscriptError(source, "has no words")
     return transcript
+
+
+def build_transcript(transcript: str | os.PathLike[str] | None = None, text: str | None = None,
+                     words: list[dict] | None = None,
+                     phrases: list[dict] | None = None) -> Transcript | None:
+    """The words of a request, from whichever source it gives (a transcript file, typed text,
+    timed words [{word, start, end}] or timed phrases [{text, start, end}], e.g. Blender
+    text strips); None when it gives none (the words are then recognised from the audio)."""
+    if transcript:
+        return read_transcript(transcript)
+    if words:
+        timed = [Word(str(w["word"]), float(w["start"]), float(w["end"])) for w in words]
+        return Transcript([Phrase(timed, timed[0].start, timed[-1].end)], "<words>")
+    if phrases:
+        spans = [Phrase([Word(t) for t in str(p["text"]).split()], float(p["start"]),
+                        float(p["end"])) for p in phrases]
+        return Transcript([p for p in spans if p.words], "<phrases>")
+    if text:
+        return parse_text(text)
+    return None
 
 
 # --------------------------------------------------------------------------- shared helpers

@@ -22,6 +22,14 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
+from rag_gesture_shared.protocol import events as E
+from rag_gesture_shared.protocol.envelope import (
+    ProtocolError,
+    decode_line,
+    encode_line,
+    message_id,
+)
+
 from .. import __version__
 from ..motion.motion import Motion
 from ..pipeline.regenerate import RegenerateOptions
@@ -34,7 +42,7 @@ from . import protocol as P
 
 # Overall fraction band of each pipeline stage; unknown stages hold the current fraction.
 STAGE_BANDS: dict[str, tuple[float, float]] = {
-    P.LOADING_STAGE: (0.0, 0.1),
+    E.LOADING_STAGE: (0.0, 0.1),
     "audio features": (0.1, 0.3),
     "word timing": (0.3, 0.32),
     "word features": (0.32, 0.4),
@@ -64,7 +72,7 @@ class _Progress:
         if (stage != self.stage or self.value - self.sent >= MIN_STEP
                 or (self.value >= 1.0 > self.sent)):
             self.stage, self.sent = stage, self.value
-            self.worker.emit(P.progress(self.id, stage, self.value), scoped=True)
+            self.worker.emit(E.progress(self.id, stage, self.value), scoped=True)
 
 
 class _Worker:
@@ -92,7 +100,7 @@ class _Worker:
     # ----- output ----------------------------------------------------------------------
     def emit(self, event: dict[str, Any], scoped: bool = False) -> bool:
         """Write one line; `scoped` events (about a request) are dropped once closing."""
-        line = P.encode(event)
+        line = encode_line(event)
         with self.cond:
             if scoped and self.closing:
                 return False
@@ -123,13 +131,13 @@ class _Worker:
     def handle_line(self, line: str | bytes) -> None:
         msg: dict[str, Any] = {}
         try:
-            msg = P.parse_line(line)
+            msg = decode_line(line)
             req = P.parse_request(msg)
-        except P.ProtocolError as exc:
-            self.emit(P.error(P.message_id(msg), exc.code, exc.message))
+        except ProtocolError as exc:
+            self.emit(E.error(message_id(msg), exc.code, exc.message))
             return
         if req.type == "ping":
-            self.emit(P.pong(req.id))
+            self.emit(E.pong(req.id))
         elif req.type == "cancel":
             assert req.target is not None
             self.cancel(req.target)
@@ -139,7 +147,7 @@ class _Worker:
             with self.cond:
                 busy = [r.id for r in self.pending] + ([self.current.id] if self.current else [])
                 if req.id in busy:
-                    self.emit(P.error(req.id, "bad_request", f"the id '{req.id}' is already "
+                    self.emit(E.error(req.id, "bad_request", f"the id '{req.id}' is already "
                                       "used by a queued or running request"))
                     return
                 self.pending.append(req)
@@ -154,7 +162,7 @@ class _Worker:
             for req in self.pending:
                 if req.id == target:
                     self.pending.remove(req)
-                    self.emit(P.error(target, "cancelled", "the request was cancelled"),
+                    self.emit(E.error(target, "cancelled", "the request was cancelled"),
                               scoped=True)
                     return
 
@@ -181,7 +189,7 @@ class _Worker:
             self.finished = True
             if self.shutdown:
                 with contextlib.suppress(OSError, ValueError):
-                    line = P.encode(P.bye(self.shutdown_id))
+                    line = encode_line(E.bye(self.shutdown_id))
                     self.out.write(line.encode("ascii") if self.binary_out else line)
                     self.out.flush()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -194,7 +202,7 @@ class _Worker:
         try:
             import torch
 
-            self.emit(P.hello(__version__, torch.__version__, self.session.device,
+            self.emit(E.hello(__version__, torch.__version__, self.session.device,
                               self.session.device_note, os.getpid(), self.weights_path(),
                               str(self.root)))
             threading.Thread(target=self.read_loop, name="rag-gesture-stdin",
@@ -215,7 +223,7 @@ class _Worker:
                         self.current = None
             with self.cond:
                 if self.shutdown and not self.finished:
-                    self.emit(P.bye(self.shutdown_id))
+                    self.emit(E.bye(self.shutdown_id))
                 self.finished = True
             return 0
         finally:
@@ -241,11 +249,11 @@ class _Worker:
             check(stop.is_set, "the request")
             self.check_files(req)  # before loading: a typo should not wait for the models
             if not self.loaded:  # once per worker: the models stay loaded afterwards
-                progress(P.LOADING_STAGE, 0.0)
+                progress(E.LOADING_STAGE, 0.0)
                 _ = self.session.engine
                 _ = self.session.frontend
                 self.loaded = True
-                progress(P.LOADING_STAGE, 1.0)
+                progress(E.LOADING_STAGE, 1.0)
             check(stop.is_set, "the request")
             if req.type == "generate":
                 res = self.session.generate(req.speech, req.options, progress, stop.is_set,
@@ -271,19 +279,19 @@ class _Worker:
             progress("saving", 1.0)
             with self.cond:  # cancel wins until the result line is out
                 check(stop.is_set, "the request")
-                self.emit(P.result(req.id, files, info), scoped=True)
+                self.emit(E.result(req.id, files, info), scoped=True)
         except Exception as exc:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
             code, message, log = P.describe_exception(exc, self.session.device)
-            if log or not isinstance(exc, P.ProtocolError | Cancelled):
+            if log or not isinstance(exc, ProtocolError | Cancelled):
                 print(f"rag-gesture worker: request '{req.id}' failed with {code}: {message}",
                       file=sys.stderr)
             if log:
                 print(P.format_traceback(exc), file=sys.stderr)
             if code == "out_of_memory":
                 self.free_cuda()
-            self.emit(P.error(req.id, code, message), scoped=True)
+            self.emit(E.error(req.id, code, message), scoped=True)
 
     @staticmethod
     def check_files(req: P.Request) -> None:
@@ -299,10 +307,10 @@ class _Worker:
     def load_motion(req: P.Request) -> Motion:
         assert req.motion is not None
         if not req.motion.is_file():
-            raise P.ProtocolError("bad_motion", f"the motion file {req.motion} does not exist")
+            raise ProtocolError("bad_motion", f"the motion file {req.motion} does not exist")
         motion = Motion.load_npz(req.motion)
         if req.end > motion.num_frames:
-            raise P.ProtocolError("bad_request", f"regenerate request '{req.id}': the range "
+            raise ProtocolError("bad_request", f"regenerate request '{req.id}': the range "
                                   f"[{req.start}, {req.end}) is not inside the motion's "
                                   f"{motion.num_frames} frames")
         return motion

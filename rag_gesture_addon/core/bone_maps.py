@@ -36,7 +36,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .skeleton_data import JOINT_NAMES, PARENTS
+from ..shared.skeleton import JOINT_NAMES, PARENTS
 
 BoneSpec = str | tuple[str, ...]
 

@@ -36,8 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..shared.kinematics import kinematic_chain
+from ..shared.rest_skeleton import DEFAULT_REST_JOINTS
+from ..shared.rotations import as_poses, quaternion_to_axis_angle
+from ..shared.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from .axes import YUP_TO_ZUP
 from .bone_maps import BoneMap
-from .motion_arrays import YUP_TO_ZUP, as_poses, kinematic_chain, quaternion_to_axis_angle
 from .rotation_modes import (
     ROTATION_MODES,
     channel_count,
@@ -47,7 +51,6 @@ from .rotation_modes import (
     matrix_to_quaternion,
     rotation_between,
 )
-from .skeleton_data import DEFAULT_REST_JOINTS, JOINT_NAMES, NUM_JOINTS, PARENTS
 
 C = np.asarray(YUP_TO_ZUP)
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .motion_arrays import hemisphere_continuous, quaternion_to_matrix
+from ..shared.rotations import hemisphere_continuous, quaternion_to_matrix
 
 EULER_ORDERS: tuple[str, ...] = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 ROTATION_MODES: tuple[str, ...] = ("QUATERNION", "AXIS_ANGLE", *EULER_ORDERS)

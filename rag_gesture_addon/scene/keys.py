@@ -26,19 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from . import compat, rig_profiles
-from .motion_arrays import (
+from ..core.retarget import Retargeter
+from ..core.rotation_modes import identity_channels, join_previous
+from ..shared.resample import resample_linear, resample_quaternions
+from ..shared.rotations import (
     as_poses,
     axis_angle_to_quaternion,
     hemisphere_continuous,
     quaternion_to_axis_angle,
-    resample_linear,
-    resample_quaternions,
 )
-from .retarget import Retargeter
-from .rig import expression_mesh, rig_id
-from .rotation_modes import identity_channels, join_previous
-from .skeleton_data import EXPRESSION_KEY_NAMES, JOINT_NAMES, NUM_EXPRESSIONS, NUM_JOINTS
+from ..shared.skeleton import JOINT_NAMES, NUM_EXPRESSIONS, NUM_JOINTS
+from . import compat, rig_profiles
+from .rig import EXPRESSION_KEY_NAMES, expression_mesh, rig_id
 
 TAKE_PROP = "rag_gesture_rig_id"  # on armature actions: the rig they are a take of
 EXPRESSIONS_OF_PROP = "rag_gesture_expressions_of"  # on Key actions: the rig id

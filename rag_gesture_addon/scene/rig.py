@@ -2,11 +2,11 @@
 
 Rig convention (what `keys` relies on):
 
-* 55 bones named and parented exactly as SMPL-X (``skeleton_data.JOINT_NAMES`` / ``PARENTS``),
+* 55 bones named and parented exactly as SMPL-X (``shared.skeleton.JOINT_NAMES`` / ``PARENTS``),
   every bone's head at its joint's rest position.
 * The armature object keeps an identity transform (Blender world = armature space). Joint
   positions are converted from SMPL-X (Y up, +Z forward, +X = body's left) to Blender (Z up,
-  -Y forward, +X = body's left) with ``motion_arrays.YUP_TO_ZUP`` (+90 deg about X).
+  -Y forward, +X = body's left) with ``core.axes.YUP_TO_ZUP`` (+90 deg about X).
 * Every bone points straight up (+Z) with roll 0, so every bone's rest matrix is that same
   rotation: **each bone's local frame is the SMPL-X canonical frame**. An SMPL-X axis-angle
   is therefore written unchanged as the pose bone's ``rotation_quaternion`` (all pose bones
@@ -16,7 +16,7 @@ Rig convention (what `keys` relies on):
   then at ``YUP_TO_ZUP @ (J_pelvis + trans)`` in world space, exactly SMPL-X's
   ``J_pelvis + trans`` seen Z-up.
 * Rest joints come from a user SMPL-X model .npz (``J = J_regressor @ v_template``) when
-  given, else from the project's default skeleton (``skeleton_data.DEFAULT_REST_JOINTS``).
+  given, else from the project's default skeleton (``shared.rest_skeleton``).
 
 Display: an optional child mesh deformed by the armature (rigid, one vertex group per bone):
 the SMPL-X template mesh with its skinning weights when the model file has them, else one box
@@ -32,14 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from .motion_arrays import YUP_TO_ZUP, load_smplx_model, yup_to_zup, zup_to_yup
-from .skeleton_data import (
-    DEFAULT_REST_JOINTS,
-    EXPRESSION_KEY_NAMES,
-    JOINT_NAMES,
-    NUM_JOINTS,
-    PARENTS,
-)
+from ..core.axes import YUP_TO_ZUP, yup_to_zup, zup_to_yup
+from ..core.smplx_model import load_smplx_model
+from ..shared.rest_skeleton import DEFAULT_REST_JOINTS
+from ..shared.skeleton import JOINT_NAMES, NUM_EXPRESSIONS, NUM_JOINTS, PARENTS
+
+# Shape-key names the expression coefficients are keyed on: Exp000 .. Exp099.
+EXPRESSION_KEY_NAMES: tuple[str, ...] = tuple(f"Exp{i:03d}" for i in range(NUM_EXPRESSIONS))
 
 RIG_ID_PROP = "rag_gesture_rig_id"  # custom property on the armature object (takes use it)
 RIG_KIND_PROP = "rag_gesture_rig"  # "smplx" on armatures made here

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from . import bone_maps, compat
-from .bone_maps import BoneMap
-from .retarget import Retargeter, TargetRig
+from ..core import bone_maps
+from ..core.bone_maps import BoneMap
+from ..core.retarget import Retargeter, TargetRig
+from ..shared.skeleton import JOINT_NAMES, PARENTS
+from . import compat
 from .rig import missing_bones, rest_frame_error
-from .skeleton_data import JOINT_NAMES, PARENTS
 
 BONE_TABLE_PROP = "rag_gesture_bones"  # Object CollectionProperty registered in `props`
 NATIVE_TOLERANCE = 1e-4  # rest-frame deviation below which an SMPL-X-named rig is native

@@ -25,6 +25,7 @@ from typing import Any
 
 import bpy
 
+from ..shared.protocol.retrieval import CUE_KINDS, Cue
 from . import compat
 
 
@@ -227,16 +228,13 @@ def motion_range(lo: int, hi: int, start_frame: float, num_frames: int) -> tuple
     return start, end
 
 
-GESTURE_KINDS = ("deictic", "iconic", "metaphoric")
-
-
 def parse_marker(name: str) -> dict | None:
     """A marker name `KIND[:WORD][@CLIP]` (e.g. `deictic`, `iconic:circle`,
     `metaphoric@2_scott_0_1_1/30`) -> cue fields, or None for other markers."""
     text, _, clip = name.strip().partition("@")
     kind, _, word = text.partition(":")
     kind = kind.strip().lower()
-    if kind not in GESTURE_KINDS:
+    if kind not in CUE_KINDS:
         return None
     cue = {"kind": kind}
     if word.strip():
@@ -246,7 +244,7 @@ def parse_marker(name: str) -> dict | None:
     return cue
 
 
-def marker_cues(scene: bpy.types.Scene, audio: AudioInfo) -> list[dict]:
+def marker_cues(scene: bpy.types.Scene, audio: AudioInfo) -> list[Cue]:
     """Gesture cues from timeline markers inside the audio, at their audio time (seconds)."""
     cues = []
     for marker in sorted(scene.timeline_markers, key=lambda m: m.frame):
@@ -255,11 +253,11 @@ def marker_cues(scene: bpy.types.Scene, audio: AudioInfo) -> list[dict]:
             continue
         t = audio.time_of(marker.frame)
         if audio.t_start <= t < audio.t_end:
-            cues.append({**cue, "time": round(t, 4)})
+            cues.append(Cue(**cue, time=round(t, 4)))
     return cues
 
 
-_ANNOTATION = re.compile(r"\[(deictic|iconic|metaphoric)(?:@([^\]]+))?\]\s*", re.IGNORECASE)
+_ANNOTATION = re.compile(rf"\[({'|'.join(CUE_KINDS)})(?:@([^\]]+))?\]\s*", re.IGNORECASE)
 
 
 def split_annotations(text: str) -> tuple[str, list[dict]]:
@@ -284,7 +282,7 @@ def split_annotations(text: str) -> tuple[str, list[dict]]:
     return " ".join(words), cues
 
 
-def strip_cues(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> list[dict]:
+def strip_cues(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> list[Cue]:
     """Gesture cues written into the text strips on `channel`, timed by the word's share of
     its strip (the worker snaps each cue to the aligned word when it finds it)."""
     out = []
@@ -297,5 +295,5 @@ def strip_cues(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> list[d
         for cue in cues:
             t = start + (end - start) * cue.pop("index") / n
             if audio.t_start <= t < audio.t_end and t >= 0.0:
-                out.append({**cue, "time": round(t, 4)})
-    return sorted(out, key=lambda c: c["time"])
+                out.append(Cue(**cue, time=round(t, 4)))
+    return sorted(out, key=lambda c: c.time)

@@ -17,8 +17,10 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import bone_maps, rig_profiles
-from .skeleton_data import JOINT_NAMES
+from ..core import bone_maps
+from ..scene import rig_profiles
+from ..shared.skeleton import JOINT_NAMES
+from .prefs import ADDON_PACKAGE
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def user_preset_dir(create: bool = False) -> Path:
     folder; loaded as a legacy add-on (no ``bl_ext.`` package) it is the user config folder.
     """
     try:
-        path = bpy.utils.extension_path_user(__package__, path=PRESET_SUBDIR, create=create)
+        path = bpy.utils.extension_path_user(ADDON_PACKAGE, path=PRESET_SUBDIR, create=create)
     except ValueError:  # "The package does not name an extension"
         path = bpy.utils.user_resource("CONFIG", path=f"rag_gesture/{PRESET_SUBDIR}",
                                        create=create)
@@ -230,12 +232,3 @@ class RAG_GESTURE_OT_bone_table_save(_TableOperator, bpy.types.Operator):
 CLASSES = (RAG_GESTURE_OT_bone_table_fill, RAG_GESTURE_OT_bone_table_clear,
            RAG_GESTURE_OT_bone_table_save)
 
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)

@@ -6,9 +6,11 @@ from typing import Any
 
 import bpy
 
-from . import bone_maps, client, compat, jobs, keys, rig_profiles, timeline
+from ..core import bone_maps
+from ..scene import compat, keys, rig_profiles, timeline
+from ..shared.skeleton import JOINT_NAMES
+from ..worker import client, jobs
 from .bone_table_ops import active_armature
-from .skeleton_data import JOINT_NAMES
 
 CATEGORY = "Gesture"
 
@@ -275,17 +277,14 @@ CLASSES = (RAG_GESTURE_PT_main, RAG_GESTURE_PT_dialogue, RAG_GESTURE_PT_style,
            RAG_GESTURE_PT_regenerate)
 RIG_CLASSES = (RAG_GESTURE_UL_bones, RAG_GESTURE_PT_rig)
 # Child panels show in registration order: Rig comes first, right under the armature field.
-_REGISTER_ORDER = (RAG_GESTURE_UL_bones, RAG_GESTURE_PT_main, RAG_GESTURE_PT_rig,
-                   *CLASSES[1:])
+REGISTER_ORDER = (RAG_GESTURE_UL_bones, RAG_GESTURE_PT_main, RAG_GESTURE_PT_rig,
+                  *CLASSES[1:])
 
 
-def register() -> None:
-    for cls in _REGISTER_ORDER:
-        bpy.utils.register_class(cls)
+def attach() -> None:
+    """Show the running job in the status bar."""
     bpy.types.STATUSBAR_HT_header.append(draw_status_bar)
 
 
-def unregister() -> None:
+def detach() -> None:
     bpy.types.STATUSBAR_HT_header.remove(draw_status_bar)
-    for cls in reversed(_REGISTER_ORDER):
-        bpy.utils.unregister_class(cls)

@@ -8,10 +8,11 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import client, jobs
+from ..shared.requirements import TORCH_REQUIREMENT
+from ..worker import client, jobs, setup
 
-ADDON_DIR = Path(__file__).resolve().parent
-DEFAULT_TORCH = "torch==2.13.0"
+ADDON_PACKAGE = __package__.rpartition(".")[0]  # the add-on's module: preferences key
+ADDON_DIR = Path(__file__).resolve().parents[1]  # the add-on's folder (zip root)
 # What the last "Check setup" / "Set up backend" found, for the preferences to draw.
 FINDINGS: list[str] = []
 SETUP_LOG: list[str] = []
@@ -19,8 +20,22 @@ SETUP_LOG: list[str] = []
 
 def get_prefs(context: bpy.types.Context | None = None) -> RAGGesturePreferences | None:
     context = context or bpy.context
-    addon = context.preferences.addons.get(__package__)
+    addon = context.preferences.addons.get(ADDON_PACKAGE)
     return addon.preferences if addon is not None else None
+
+
+def start_worker(context: bpy.types.Context) -> client.WorkerClient:
+    """The running worker for the current preferences (started, or restarted after a change
+    of interpreter, weights or device)."""
+    prefs = get_prefs(context)
+    if prefs is None:
+        raise client.WorkerError("The RAG-Gesture add-on preferences are not available.")
+    config = prefs.worker_config()
+    if not config.python:
+        raise client.WorkerError("No backend Python interpreter is set: press Set up backend "
+                                 "in the add-on preferences, or choose an interpreter that "
+                                 "has the backend installed.")
+    return client.ensure_worker(config)
 
 
 def _abspath(path: str) -> str:
@@ -40,14 +55,14 @@ def bundled_backend_source() -> str | None:
 def default_venv_dir() -> str:
     """``<extension user folder>/backend-venv``: survives add-on updates."""
     try:
-        base = bpy.utils.extension_path_user(__package__, create=True)
+        base = bpy.utils.extension_path_user(ADDON_PACKAGE, create=True)
     except (ValueError, RuntimeError, AttributeError):  # not loaded as an extension
         base = bpy.utils.user_resource("DATAFILES", path="rag_gesture", create=True)
     return os.path.join(base, "backend-venv")
 
 
 class RAGGesturePreferences(bpy.types.AddonPreferences):
-    bl_idname = __package__
+    bl_idname = ADDON_PACKAGE
 
     python_path: StringProperty(
         name="Backend Python", subtype="FILE_PATH",
@@ -84,7 +99,7 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         name="Base Python 3.11", subtype="FILE_PATH",
         description="Python 3.11 used to create the environment (empty: python3.11 on the "
         "PATH, else Blender's own Python)")
-    torch_spec: StringProperty(name="PyTorch", default=DEFAULT_TORCH,
+    torch_spec: StringProperty(name="PyTorch", default=TORCH_REQUIREMENT,
                                description="The PyTorch requirement pip installs")
     torch_index: StringProperty(
         name="PyTorch Index", default="",
@@ -113,7 +128,7 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
     def resolved_python(self) -> str:
         if self.python_path:
             return _abspath(self.python_path)
-        made = jobs.venv_python(self.resolved_venv())
+        made = setup.venv_python(self.resolved_venv())
         return made if os.path.isfile(made) else ""
 
     def resolved_backend_source(self) -> str | None:
@@ -143,12 +158,12 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
 
     def setup_commands(self) -> list[list[str]]:
         source = self.resolved_backend_source() or "<backend source not found>"
-        base = _abspath(self.base_python) or jobs.find_base_python()
-        return jobs.setup_commands(base, self.resolved_venv(), source, self.torch_spec,
+        base = _abspath(self.base_python) or setup.find_base_python()
+        return setup.setup_commands(base, self.resolved_venv(), source, self.torch_spec,
                                    self.torch_index)
 
     def doctor_command(self) -> list[str]:
-        return jobs.doctor_command(self.resolved_python() or "python",
+        return setup.doctor_command(self.resolved_python() or "python",
                                    _abspath(self.weights_dir), _abspath(self.checkpoint),
                                    self.device.lower())
 
@@ -156,7 +171,6 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
-        wm_job = context.window_manager.rag_gesture
 
         box = layout.box()
         box.label(text="Backend", icon="SCRIPTPLUGINS")
@@ -170,7 +184,7 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         row = box.row(align=True)
         row.operator("rag_gesture.setup_backend", icon="IMPORT")
         row.operator("rag_gesture.check_setup", icon="CHECKMARK")
-        if wm_job.setup_running:
+        if jobs.active_job(jobs.SETUP) is not None:
             row.operator("rag_gesture.cancel", text="", icon="CANCEL")
         col = box.column(align=True)
         col.label(text="Set up backend runs:")
@@ -217,13 +231,3 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
 
 
 CLASSES = (RAGGesturePreferences,)
-
-
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)

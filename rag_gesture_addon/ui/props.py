@@ -14,30 +14,15 @@ from bpy.props import (
     StringProperty,
 )
 
-# The 25 BEAT2 English speakers: (BEAT id, name). The model's speaker index is id - 1, except
-# 30, 28 and 27, which take the rows left free by the ids missing from BEAT2 English.
-BEAT2_SPEAKERS: tuple[tuple[int, str], ...] = (
-    (1, "wayne"), (2, "scott"), (3, "solomon"), (4, "lawrence"), (5, "stewart"), (6, "carla"),
-    (7, "sophie"), (9, "miranda"), (10, "kieks"), (11, "nidal"), (12, "zhao"), (13, "lu"),
-    (15, "carlos"), (16, "jorge"), (17, "itoi"), (18, "daiki"), (20, "li"), (21, "ayana"),
-    (22, "luqi"), (23, "hailing"), (24, "kexin"), (25, "goto"), (27, "yingqing"),
-    (28, "tiffnay"), (30, "katya"),
-)
-_REMAPPED = {30: 7, 28: 13, 27: 18}
-DEFAULT_SPEAKER = "scott"
-LOCKABLE = ("upper", "hands", "face", "lower")
+from ..shared.protocol.regenerate import DEFAULT_MARGIN, MAX_MARGIN
+from ..shared.protocol.sampling import MAX_STEPS, MAX_TAKES, MIN_STEPS, OFFICIAL_STEPS
+from ..shared.speakers import DEFAULT_SPEAKER, SPEAKERS
 
-
-def speaker_index(beat_id: int) -> int:
-    """The model's speaker index for a BEAT2 speaker id."""
-    return _REMAPPED.get(beat_id, beat_id - 1)
-
-
+# The 25 BEAT2 English speakers in BEAT id order; the enum value is the model's index.
 SPEAKER_ITEMS = [
-    (name, f"{beat_id} {name.capitalize()}",
-     f"BEAT2 speaker {beat_id} ({name}), model speaker index {speaker_index(beat_id)}",
-     speaker_index(beat_id))
-    for beat_id, name in BEAT2_SPEAKERS
+    (s.name, f"{s.beat_id} {s.name.capitalize()}",
+     f"BEAT2 speaker {s.beat_id} ({s.name}), model speaker index {s.index}", s.index)
+    for s in sorted(SPEAKERS, key=lambda s: s.beat_id)
 ]
 
 
@@ -45,6 +30,10 @@ def _is_armature(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
     return obj.type == "ARMATURE"
 
 
+# The property groups hold properties only, no methods: with a Python method, a property group
+# registered from a module of a subpackage crashes the bpy 4.2 module at interpreter exit
+# (tests/blender/test_package.py installs the zip in a fresh process and checks its exit code).
+# Logic that reads the settings lives in ``scene.requests``.
 class RAGGestureSettings(bpy.types.PropertyGroup):
     """Per-scene inputs of Generate / Regenerate range (``scene.rag_gesture``)."""
 
@@ -84,13 +73,13 @@ class RAGGestureSettings(bpy.types.PropertyGroup):
         name="Ignore Transcript Mismatch", default=False,
         description="Go on when the words do not seem to match the audio")
 
-    speaker: EnumProperty(name="Speaker", items=SPEAKER_ITEMS, default=DEFAULT_SPEAKER,
+    speaker: EnumProperty(name="Speaker", items=SPEAKER_ITEMS, default=DEFAULT_SPEAKER.name,
                           description="Gesture style of one of the 25 BEAT2 speakers")
     seed: IntProperty(name="Seed", default=0, min=0,
                       description="Same seed and inputs give the same motion")
-    takes: IntProperty(name="Takes", default=1, min=1, max=32,
+    takes: IntProperty(name="Takes", default=1, min=1, max=MAX_TAKES,
                        description="Number of different takes made at once (one action each)")
-    steps: IntProperty(name="Steps", default=50, min=5, max=1000,
+    steps: IntProperty(name="Steps", default=OFFICIAL_STEPS, min=MIN_STEPS, max=MAX_STEPS,
                        description="Diffusion steps: 50 is the released setting; fewer is "
                        "faster and rougher")
 
@@ -107,7 +96,8 @@ class RAGGestureSettings(bpy.types.PropertyGroup):
     lock_face: BoolProperty(name="Face", description="Keep jaw, eyes and expressions as they are")
     lock_lower: BoolProperty(
         name="Lower Body", description="Keep legs, root orientation and translation as they are")
-    margin: FloatProperty(name="Blend Margin", default=0.5, min=0.0, max=10.0, precision=2,
+    margin: FloatProperty(name="Blend Margin", default=DEFAULT_MARGIN, min=0.0, max=MAX_MARGIN,
+                          precision=2,
                           description="Seconds on each side of the range over which the new "
                           "motion is blended into the old one")
 
@@ -126,9 +116,6 @@ class RAGGestureSettings(bpy.types.PropertyGroup):
     gesture_db: StringProperty(name="Gesture Database", subtype="DIR_PATH",
                                description="Folder made by `rag-gesture build-db`")
 
-    def locks(self) -> list[str]:
-        return [p for p in LOCKABLE if getattr(self, f"lock_{p}")]
-
 
 class RAGGestureJob(bpy.types.PropertyGroup):
     """What the panel and status bar show about the running or last job (``wm.rag_gesture``)."""
@@ -140,7 +127,6 @@ class RAGGestureJob(bpy.types.PropertyGroup):
     message: StringProperty(name="Message")
     level: EnumProperty(name="Level", items=[("INFO", "Info", ""), ("WARNING", "Warning", ""),
                                              ("ERROR", "Error", "")], default="INFO")
-    setup_running: BoolProperty(name="Set-up Running")
     retrieved: StringProperty(name="Retrieved",
                               description="What the last generation planted where, one per line")
 
@@ -156,9 +142,8 @@ class RAGGestureBoneItem(bpy.types.PropertyGroup):
 CLASSES = (RAGGestureSettings, RAGGestureJob, RAGGestureBoneItem)
 
 
-def register() -> None:
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+def attach() -> None:
+    """Hang the registered property groups on Blender's types."""
     bpy.types.Scene.rag_gesture = PointerProperty(type=RAGGestureSettings)
     bpy.types.WindowManager.rag_gesture = PointerProperty(type=RAGGestureJob)
     # per armature, saved with it: the bone table of `rig_profiles` (empty = detect a preset)
@@ -166,10 +151,8 @@ def register() -> None:
     bpy.types.Object.rag_gesture_bones_index = IntProperty(name="Active Row", default=0)
 
 
-def unregister() -> None:
+def detach() -> None:
     del bpy.types.Object.rag_gesture_bones_index
     del bpy.types.Object.rag_gesture_bones
     del bpy.types.WindowManager.rag_gesture
     del bpy.types.Scene.rag_gesture
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)

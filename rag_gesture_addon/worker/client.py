@@ -31,14 +31,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-PROTOCOL_VERSION = 1
-NEEDED_CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown")
-CRASHED = "worker_crashed"  # client-side error code: the process ended under a request
-NOT_STARTED = "worker_not_started"  # client-side error code: the process could not start
+from ..shared.motion_file import write_motion_npz
+from ..shared.protocol import events
+from ..shared.protocol.control import CancelRequest, PingRequest, ShutdownRequest
+from ..shared.protocol.envelope import encode_line
+from ..shared.protocol.requests import Request
+
+BACKEND_MODULE = "backend.cli"  # run with `<python> -m`
 LOG_TAIL_CHARS = 4000
 
 
@@ -63,7 +66,7 @@ class WorkerConfig:
 
 def worker_command(python: str, args: Sequence[str], threads: int | None = None) -> list[str]:
     """The command line: global options (``--threads``) go before the ``worker`` subcommand."""
-    cmd = [python, "-m", "backend.cli"]
+    cmd = [python, "-m", BACKEND_MODULE]
     if threads:
         cmd += ["--threads", str(int(threads))]
     return [*cmd, "worker", *args]
@@ -228,15 +231,7 @@ class WorkerClient:
 
     def check_hello(self) -> str | None:
         """None when the worker speaks our protocol, else a sentence saying what to update."""
-        h = self.hello or {}
-        if h.get("protocol") != PROTOCOL_VERSION:
-            return (f"The gesture backend speaks protocol {h.get('protocol')}, this add-on "
-                    f"speaks {PROTOCOL_VERSION}; update the add-on or the backend so they match.")
-        missing = [c for c in NEEDED_CAPABILITIES if c not in (h.get("capabilities") or [])]
-        if missing:
-            return (f"The gesture backend cannot {', '.join(missing)}; update the backend "
-                    "(press Set up backend in the add-on preferences).")
-        return None
+        return events.hello_problem(self.hello)
 
     def stop(self, timeout: float = 3.0) -> None:
         """``shutdown``, then end of input; terminate, then kill, if it does not exit."""
@@ -244,7 +239,7 @@ class WorkerClient:
         self._stopping = True
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(OSError, ValueError, WorkerError):
-                self._write({"v": PROTOCOL_VERSION, "type": "shutdown", "id": "shutdown"})
+                self._write(ShutdownRequest(id="shutdown"))
             with contextlib.suppress(OSError, ValueError):
                 proc.stdin.close()
             try:
@@ -279,18 +274,16 @@ class WorkerClient:
     def new_id(self, prefix: str = "req") -> str:
         return f"{prefix}-{os.getpid()}-{next(self._ids)}"
 
-    def send(self, msg: Mapping[str, Any]) -> str:
-        """Write one request; fills in ``v`` and ``id``; returns the id."""
-        msg = dict(msg)
-        msg.setdefault("v", PROTOCOL_VERSION)
-        if not msg.get("id") and msg.get("type") != "cancel":
-            msg["id"] = self.new_id(str(msg.get("type", "req")))
-        rid = msg.get("id")
-        if msg.get("type") in ("generate", "regenerate"):
+    def send(self, request: Request) -> str:
+        """Write one request (given an id when it has none); returns the id."""
+        if not request.id and request.type != "cancel":
+            request = replace(request, id=self.new_id(request.type))
+        rid = request.id
+        if request.type in ("generate", "regenerate"):
             with self._lock:
                 self._pending.add(rid)
         try:
-            self._write(msg)
+            self._write(request)
         except WorkerError:
             with self._lock:
                 self._pending.discard(rid)
@@ -301,16 +294,19 @@ class WorkerClient:
         """Ask the worker to stop a request; a cancelled or finished one is fine to cancel."""
         if self.alive:
             with contextlib.suppress(WorkerError):
-                self._write({"v": PROTOCOL_VERSION, "type": "cancel", "target": request_id})
+                self._write(CancelRequest(target=request_id))
 
     def ping(self) -> str:
-        return self.send({"type": "ping"})
+        return self.send(PingRequest())
 
-    def _write(self, msg: Mapping[str, Any]) -> None:
+    def _write(self, request: Request) -> None:
         proc = self.proc
         if proc is None or proc.stdin is None or proc.poll() is not None:
             raise WorkerError("The gesture backend is not running.")
-        line = json.dumps(msg, ensure_ascii=True) + "\n"
+        try:
+            line = encode_line(request.to_message())
+        except ValueError as exc:  # NaN or infinity somewhere: JSON cannot carry them
+            raise WorkerError(f"The request could not be sent ({exc}).") from None
         try:
             proc.stdin.write(line.encode("ascii"))
             proc.stdin.flush()
@@ -336,10 +332,8 @@ class WorkerClient:
                      fps: float) -> Path:
         """Write a motion (e.g. the input of a ``regenerate``) as a BEAT2 .npz in the private
         folder; the file is the client's, the worker only reads it."""
-        from . import motion_arrays
-
         path = self.private_path(name)
-        motion_arrays.save_motion_npz(path, poses, trans, expressions, fps)
+        write_motion_npz(path, poses, trans, expressions, fps)
         return path
 
     def log_tail(self, chars: int = LOG_TAIL_CHARS) -> str:
@@ -387,10 +381,8 @@ class WorkerClient:
             pending, self._pending = sorted(self._pending), set()
         if not clean:
             for rid in pending:
-                self._events.put({"v": PROTOCOL_VERSION, "type": "error", "id": rid,
-                                  "code": CRASHED, "message": message})
-        self._events.put({"v": PROTOCOL_VERSION, "type": "exit", "returncode": self.returncode,
-                          "clean": clean, "message": message})
+                self._events.put(events.error(rid, events.CRASHED, message))
+        self._events.put(events.exit_event(self.returncode, clean, message))
         self._exited.set()
 
 

@@ -16,19 +16,20 @@ with the same ``step()`` interface.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .client import CRASHED, WorkerClient, WorkerError
+from ..shared.motion_file import read_motion_npz
+from ..shared.protocol.events import CRASHED
+from ..shared.protocol.generate import GenerateRequest
+from ..shared.protocol.regenerate import RegenerateRequest
+from .client import WorkerClient, WorkerError
 
 STARTING, RUNNING, DONE, CANCELLED, FAILED = "starting", "running", "done", "cancelled", "failed"
 FINISHED = (DONE, CANCELLED, FAILED)
@@ -67,15 +68,8 @@ def error_sentence(event: Mapping[str, Any]) -> str:
     return sentence(message or f"the gesture backend reported an error ({code})")
 
 
-MotionDict = dict[str, Any]  # poses (N,55,3), trans (N,3), expressions (N,100), fps
+MotionDict = dict[str, Any]  # read_motion_npz: poses (N,55,3), trans, expressions, fps, ...
 Writer = Callable[[list[MotionDict], dict[str, Any]], None]
-
-
-def load_motion_file(path: str | os.PathLike[str]) -> MotionDict:
-    """One BEAT2-layout .npz as the dict the keyframe writer takes."""
-    from . import motion_arrays
-
-    return motion_arrays.load_motion_npz(path)
 
 
 def remove_result_files(files: Sequence[str]) -> None:
@@ -93,17 +87,16 @@ def remove_result_files(files: Sequence[str]) -> None:
 class GenerateJob:
     """One generate or regenerate request, from sending it to writing its result.
 
-    `request` is the protocol message without ``id`` (the job assigns one). `on_done(motions,
-    info)` receives one motion dict per take, in take order.
+    The job gives `request` its id. `on_done(motions, info)` receives one motion dict per
+    take (`read_motion_npz`), in take order.
     """
 
-    def __init__(self, client: WorkerClient, request: Mapping[str, Any], on_done: Writer, *,
-                 start_timeout: float = 180.0, idle_timeout: float = 900.0,
+    def __init__(self, client: WorkerClient, request: GenerateRequest | RegenerateRequest,
+                 on_done: Writer, *, start_timeout: float = 180.0, idle_timeout: float = 900.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
-        self.request = dict(request)
-        self.request_id = client.new_id(str(self.request.get("type", "req")))
-        self.request["id"] = self.request_id
+        self.request_id = client.new_id(request.type)
+        self.request = replace(request, id=self.request_id)
         self.on_done = on_done
         self.start_timeout = start_timeout
         self.idle_timeout = idle_timeout
@@ -120,7 +113,7 @@ class GenerateJob:
 
     @property
     def kind(self) -> str:
-        return str(self.request.get("type"))
+        return self.request.type
 
     # ------------------------------------------------------------------ driving
 
@@ -203,7 +196,7 @@ class GenerateJob:
         self.info = dict(event.get("info") or {})
         self.warnings = [str(w) for w in self.info.get("warnings") or []]
         try:
-            self.motions = [load_motion_file(f) for f in self.files]
+            self.motions = [read_motion_npz(f) for f in self.files]
         except Exception as exc:
             return self._fail(f"the backend's motion file could not be read ({exc})")
         finally:
@@ -228,25 +221,33 @@ class GenerateJob:
 
 # ---------------------------------------------------------------------- active job registry
 
-_active: GenerateJob | None = None
+# One running job per slot: "generate" (Generate / Regenerate range) and "setup" (Set up
+# backend / Check setup), so set-up can run next to a generation but never twice.
+GENERATE, SETUP = "generate", "setup"
+_active: dict[str, Any] = {}
 
 
-def active_job() -> GenerateJob | None:
-    return _active if _active is not None and not _active.state.finished else None
+def active_job(slot: str = GENERATE) -> Any:
+    """The unfinished job of `slot` (a GenerateJob or CommandJob), else None."""
+    job = _active.get(slot)
+    return job if job is not None and not job.state.finished else None
 
 
-def set_active(job: GenerateJob | None) -> None:
-    global _active
-    _active = job
-
-
-def request_cancel() -> bool:
-    """Cancel the running job (the Cancel button); True when there was one."""
-    job = active_job()
+def set_active(job: Any, slot: str = GENERATE) -> None:
     if job is None:
-        return False
-    job.cancel()
-    return True
+        _active.pop(slot, None)
+    else:
+        _active[slot] = job
+
+
+def request_cancel(slot: str | None = None) -> bool:
+    """Cancel the running job of `slot`, or of every slot (the Cancel button); True when
+    there was one."""
+    running = [active_job(s) for s in ((slot,) if slot else tuple(_active))]
+    for job in running:
+        if job is not None:
+            job.cancel()
+    return any(job is not None for job in running)
 
 
 # ---------------------------------------------------------------------- commands
@@ -343,92 +344,3 @@ def shown(cmd: Sequence[str]) -> str:
     if sys.platform == "win32":
         return subprocess.list2cmdline(list(cmd))
     return shlex.join(cmd)
-
-
-# ---------------------------------------------------------------------- backend set-up
-
-
-def venv_python(venv: str | os.PathLike[str]) -> str:
-    """The interpreter inside a venv folder."""
-    if sys.platform == "win32":
-        return str(Path(venv) / "Scripts" / "python.exe")
-    return str(Path(venv) / "bin" / "python")
-
-
-def setup_commands(base_python: str, venv: str, backend_source: str,
-                   torch_spec: str = "torch==2.13.0", torch_index: str = "",
-                   editable: bool = False) -> list[list[str]]:
-    """The exact commands "Set up backend" runs (shown to the user before they run)."""
-    py = venv_python(venv)
-    cmds = []
-    if not os.path.isfile(py):
-        cmds.append([base_python, "-m", "venv", venv])
-    torch = [py, "-m", "pip", "install", torch_spec]
-    if torch_index:
-        torch += ["--index-url", torch_index]
-    cmds.append(torch)
-    cmds.append([py, "-m", "pip", "install", *(["-e"] if editable else []), backend_source])
-    return cmds
-
-
-@functools.lru_cache(maxsize=1)
-def find_base_python() -> str:
-    """A Python 3.11 to create the backend venv with: python3.11 on PATH, else our own."""
-    for name in ("python3.11", "python3", "python"):
-        found = shutil.which(name)
-        if found and _is_py311(found):
-            return found
-    return sys.executable
-
-
-def _is_py311(python: str) -> bool:
-    try:
-        out = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.stdout.strip() == "(3, 11)"
-
-
-def doctor_command(python: str, weights: str = "", checkpoint: str = "",
-                   device: str = "auto") -> list[str]:
-    cmd = [python, "-m", "backend.cli", "doctor", "--device", device]
-    if checkpoint:
-        cmd += ["--checkpoint", checkpoint]
-    elif weights:
-        cmd += ["--weights", weights]
-    return cmd
-
-
-def doctor_findings(lines: Sequence[str], returncode: int | None,
-                    ignore: Sequence[str] = ()) -> list[str]:
-    """The doctor's output as plain sentences: what is missing and what to do. Lines that
-    mention a word of `ignore` are left out (e.g. speech models given as local folders,
-    which the doctor does not know about)."""
-    out: list[str] = []
-    text = "\n".join(lines)
-    if "No module named 'backend'" in text or "No module named backend" in text:
-        return ["The backend is not installed in this interpreter: press Set up backend."]
-    if "No module named 'torch'" in text and "MISSING" not in text:
-        return ["PyTorch is not installed in this interpreter: press Set up backend."]
-    for ln in lines:
-        s = ln.strip()
-        if any(word in s for word in ignore):
-            continue
-        if "MISSING" in s:
-            out.append(f"Missing Python package: {s.split()[0]} (press Set up backend).")
-        elif s.startswith("device:"):
-            out.append("Device: " + s[len("device:"):].strip() + ".")
-        elif s.startswith("No RAG-Gesture weights found"):
-            out.append("The RAG-Gesture weights are missing: set the weights folder, or run "
-                       "`rag-gesture download` with the backend interpreter.")
-        elif s.startswith(("problem:", "warning:", "cannot load:")):
-            out.append(sentence(s.split(":", 1)[1].strip()))
-        elif s.startswith("weights:"):
-            out.append("Weights: " + s[len("weights:"):].strip())
-    if returncode == 0:
-        out.append("All good: the backend is ready.")
-    elif not out:
-        tail = [ln for ln in lines if ln.strip()][-1:] or ["no output"]
-        out.append(sentence(f"the check failed ({tail[0].strip()})"))
-    return out

@@ -25,8 +25,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from parity_layout import build_official_layout, parity_dir
-from speech_models import make_bert, make_wav2vec
 
 from backend.cli import main
 from backend.model.loading import load_official
@@ -38,6 +36,8 @@ from backend.weights import (
     download_weights,
     find_checkpoint,
 )
+from tests.support.parity_layout import build_official_layout, parity_dir
+from tests.support.speech_models import make_bert, make_wav2vec
 
 BERT = "bert-base-cased"
 WAV2VEC = "facebook/wav2vec2-base-960h"

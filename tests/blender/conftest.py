@@ -28,7 +28,7 @@ Fixtures:
   enabled. If enabling failed, the package is still imported (so submodules can be tested)
   and ``addon_enable_error`` holds the reason.
 * ``addon_enable_error`` (session): None when the add-on was enabled, else the error text.
-* ``addon_module`` (session): ``addon_module("keys")`` imports a submodule of the package.
+* ``addon_module`` (session): ``addon_module("scene.keys")`` imports a submodule of the package.
 * ``addon_module_name`` (session): ``"bl_ext.rag_gesture_test.rag_gesture"``.
 * ``clean_scene`` (autouse): ``bpy.ops.wm.read_homefile(app_template="")`` before every test
   (the default startup scene: Cube, Camera, Light). Unlike ``read_factory_settings`` it keeps
@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -175,27 +176,44 @@ def addon_module(addon: ModuleType) -> Callable[[str], ModuleType]:
 # The add-on's modules, loaded from the enabled extension (one fixture per module).
 @pytest.fixture(scope="session")
 def keys(addon_module) -> ModuleType:
-    return addon_module("keys")
+    return addon_module("scene.keys")
 
 
 @pytest.fixture(scope="session")
 def rig(addon_module) -> ModuleType:
-    return addon_module("rig")
-
-
-@pytest.fixture(scope="session")
-def ma(addon_module) -> ModuleType:
-    return addon_module("motion_arrays")
+    return addon_module("scene.rig")
 
 
 @pytest.fixture(scope="session")
 def sk(addon_module) -> ModuleType:
-    return addon_module("skeleton_data")
+    """The SMPL-X joint table as the add-on sees it (``<add-on>.shared.skeleton``)."""
+    return addon_module("shared.skeleton")
+
+
+@pytest.fixture(scope="session")
+def rest(addon_module) -> np.ndarray:
+    """The default rest joints (55, 3), SMPL-X frame."""
+    return addon_module("shared.rest_skeleton").DEFAULT_REST_JOINTS
+
+
+@pytest.fixture(scope="session")
+def rot(addon_module) -> ModuleType:
+    return addon_module("shared.rotations")
+
+
+@pytest.fixture(scope="session")
+def kin(addon_module) -> ModuleType:
+    return addon_module("shared.kinematics")
+
+
+@pytest.fixture(scope="session")
+def axes(addon_module) -> ModuleType:
+    return addon_module("core.axes")
 
 
 @pytest.fixture(scope="session")
 def compat(addon_module) -> ModuleType:
-    return addon_module("compat")
+    return addon_module("scene.compat")
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import addon_utils
 import bpy
 
@@ -59,7 +62,12 @@ def test_disable_and_enable_again(addon, addon_module_name):
     assert bpy.context.scene.rag_gesture.speaker == "scott"
 
 
-def test_addon_modules_never_import_torch(addon, repo_root):
-    for path in (repo_root / "rag_gesture_addon").glob("*.py"):
-        text = path.read_text()
-        assert "import torch" not in text and "from torch" not in text, path.name
+def test_source_checkout_binds_the_shared_package_and_loads_no_torch(addon, repo_root):
+    """The test extension mirrors rag_gesture_addon/ (a source checkout): its ``shared``
+    subpackage is the repository's rag_gesture_shared/, bound without a sys.path entry.
+    (test_package.py checks the installed zip, which carries its own copy.)"""
+    shared = sys.modules[f"{addon.__name__}.shared"]
+    assert Path(shared.__file__).resolve() == repo_root / "rag_gesture_shared" / "__init__.py"
+    assert sys.modules[f"{addon.__name__}.shared.protocol.generate"].GenerateRequest
+    assert not any(Path(p).resolve() == repo_root / "rag_gesture_shared" for p in sys.path)
+    assert "torch" not in sys.modules  # the whole add-on is imported by now

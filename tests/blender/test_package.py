@@ -8,6 +8,7 @@ this one under the same extension id).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -39,6 +40,7 @@ INSTALL_SCRIPT = textwrap.dedent("""
         "files": sorted(os.listdir(os.path.join(repo_dir, "rag_gesture"))),
         "backend_source": prefs.resolved_backend_source() if prefs else None,
         "setup": prefs.setup_commands() if prefs else None,
+        "shared": sys.modules[name + ".shared.skeleton"].__file__,
     }))
 """)
 
@@ -66,12 +68,17 @@ def run_ext_tool(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
+def load_build_script(repo_root: Path):
+    """scripts/build_extension.py as a module (loaded from its file: scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location("build_extension",
+                                                  repo_root / "scripts" / "build_extension.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_manifest_validates(repo_root, tmp_path):
-    sys.path.insert(0, str(repo_root / "scripts"))
-    try:
-        import build_extension
-    finally:
-        sys.path.pop(0)
+    build_extension = load_build_script(repo_root)
     stage = tmp_path / "rag_gesture"
     stage.mkdir()
     build_extension.stage(stage)
@@ -94,11 +101,19 @@ def test_zip_layout(built_zip):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with zipfile.ZipFile(built_zip) as zf:
         names = set(zf.namelist())
-    for needed in ("blender_manifest.toml", "__init__.py", "client.py", "operators.py",
-                   "keys.py", "backend_src/pyproject.toml", "backend_src/README.md",
+    for needed in ("blender_manifest.toml", "__init__.py", "worker/client.py",
+                   "ui/operators.py", "scene/keys.py", "scene/compat.py", "core/retarget.py",
+                   "shared/__init__.py", "shared/skeleton.py", "shared/protocol/generate.py",
+                   "backend_src/pyproject.toml", "backend_src/README.md",
                    "backend_src/backend/cli/__init__.py",
-                   "backend_src/backend/worker/server.py"):
+                   "backend_src/backend/worker/server.py",
+                   "backend_src/rag_gesture_shared/protocol/generate.py"):
         assert needed in names, needed
+    # the add-on's copy of the shared package is the repository's, file for file
+    shared = sorted(n[len("shared/"):] for n in names if n.startswith("shared/"))
+    in_backend = sorted(n[len("backend_src/rag_gesture_shared/"):] for n in names
+                        if n.startswith("backend_src/rag_gesture_shared/"))
+    assert shared == in_backend and "protocol/events.py" in shared
     assert not [n for n in names if "torch/" in n or n.endswith((".pth", ".pt", ".whl"))]
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", ".venv"))]
 
@@ -121,3 +136,6 @@ def test_zip_installs_and_enables(built_zip):
     setup = got["setup"]
     assert setup[-2][-1] == "torch==2.13.0" and setup[-2][1:4] == ["-m", "pip", "install"]
     assert os.path.realpath(setup[-1][-1]) == os.path.realpath(expected_src)
+    # the installed add-on imports its own copy of the shared package, from the zip
+    expected_shared = os.path.join(repo_dir, "rag_gesture", "shared", "skeleton.py")
+    assert os.path.realpath(got["shared"]) == os.path.realpath(expected_shared)

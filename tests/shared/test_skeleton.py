@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from backend.motion import skeleton as sk
 from backend.motion.contacts import foot_contacts
+from rag_gesture_shared import skeleton as sk
 
 
 def test_joint_names():

@@ -6,7 +6,7 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 
-from backend.speech.speakers import (
+from rag_gesture_shared.speakers import (
     DEFAULT_SPEAKER,
     SPEAKERS,
     Speaker,

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 import yaml
 
+from .paths import REPO_ROOT as REPO
+
 PARTS = ("upper", "lowertrans", "face", "hands")
-REPO = Path(__file__).resolve().parents[1]
 
 
 def parity_dir() -> Path:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.motion.default_skeleton import DEFAULT_REST_JOINTS as REST
-from backend.motion.skeleton import NUM_JOINTS, PARENTS
+from rag_gesture_shared.rest_skeleton import DEFAULT_REST_JOINTS as REST
+from rag_gesture_shared.skeleton import NUM_JOINTS, PARENTS
 
 V = 10475
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from addon_loader import load_addon_module
 
-_sd = load_addon_module("skeleton_data")
-JOINT_NAMES = _sd.JOINT_NAMES
-PARENTS = _sd.PARENTS
+from rag_gesture_shared.rest_skeleton import DEFAULT_REST_JOINTS
+from rag_gesture_shared.skeleton import JOINT_NAMES, PARENTS
+
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL-X Y-up -> Z-up
 
 _ARM = ("shoulder", "elbow", "wrist", "index", "middle", "ring", "pinky", "thumb")
@@ -89,7 +88,7 @@ def build_rig(
     extra_leaf: an unmapped child of the right hand (a prop bone).
     modes: rotation mode per bone name (default QUATERNION).
     """
-    rest = np.array(_sd.DEFAULT_REST_JOINTS, dtype=float) @ C.T * scale
+    rest = np.array(DEFAULT_REST_JOINTS, dtype=float) @ C.T * scale
     pelvis = rest[0].copy()
     for j, name in enumerate(JOINT_NAMES):
         if any(name.endswith(f"_{k}") for k in _LEG):

@@ -1,8 +1,6 @@
-"""rag_gesture_addon/bone_maps.py: presets, detection, resolution, folding, JSON presets.
+"""rag_gesture_addon/core/bone_maps.py: presets, detection, resolution, folding, JSON presets.
 
-The module is loaded by file path under a stand-in package, so the add-on's ``__init__`` (which
-imports bpy) never runs; its only dependency is the sibling ``skeleton_data`` module.
-"""
+No bpy: the add-on's core layer runs in any Python."""
 
 from __future__ import annotations
 
@@ -10,10 +8,9 @@ import json
 import random
 
 import pytest
-from addon_loader import load_addon_module as _load
 
-sd = _load("skeleton_data")
-bm = _load("bone_maps")
+from rag_gesture_addon.core import bone_maps as bm
+from rag_gesture_shared import skeleton as sd
 
 FINGERS = ("Index", "Middle", "Ring", "Pinky", "Thumb")
 

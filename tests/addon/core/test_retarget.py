@@ -1,4 +1,4 @@
-"""rag_gesture_addon/retarget.py and rotation_modes.py on procedural rigs (numpy only).
+"""rag_gesture_addon/core/retarget.py and rotation_modes.py on procedural rigs (numpy only).
 
 The rigs of `synthetic_rigs` differ from the SMPL-X armature in names, proportions, rest pose
 (A-pose), bone rolls, object transform (a Mixamo FBX import's 90-degree turn and 0.01 scale),
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from addon_loader import load_addon_module
-from synthetic_rigs import C, build_rig, mixamo_world, pose_heads
 
-sd = load_addon_module("skeleton_data")
-ma = load_addon_module("motion_arrays")
-bm = load_addon_module("bone_maps")
-rm = load_addon_module("rotation_modes")
-rt = load_addon_module("retarget")
+from rag_gesture_addon.core import bone_maps as bm
+from rag_gesture_addon.core import retarget as rt
+from rag_gesture_addon.core import rotation_modes as rm
+from rag_gesture_shared import rotations as ma
+from rag_gesture_shared.kinematics import forward_kinematics
+from rag_gesture_shared.rest_skeleton import DEFAULT_REST_JOINTS
+from rag_gesture_shared.skeleton import JOINT_NAMES
+from tests.support.synthetic_rigs import C, build_rig, mixamo_world, pose_heads
 
-JOINTS = sd.JOINT_NAMES
+JOINTS = JOINT_NAMES
 TARGET_DEG = 2.0
 
 
@@ -63,7 +64,7 @@ def apply(spec, ret, values, n):
 
 
 def smplx_world_joints(poses, trans):
-    pos = ma.forward_kinematics(poses, trans, np.array(sd.DEFAULT_REST_JOINTS))
+    pos = forward_kinematics(poses, trans, DEFAULT_REST_JOINTS)
     return pos @ C.T
 
 
@@ -125,7 +126,7 @@ def test_root_translation_is_scaled_by_hip_height():
     heads = apply(spec, ret, ret.to_rig(poses, trans), poses.shape[0])
     hips = spec.bones.index(names["pelvis"])
     rest = pose_heads(spec, {}, {}, 1)[0, hips]
-    rest_j = np.array(sd.DEFAULT_REST_JOINTS)
+    rest_j = np.array(DEFAULT_REST_JOINTS)
     smplx_h = rest_j[0, 1] - rest_j[[7, 8], 1].mean()
     ankles = [spec.bones.index(names[a]) for a in ("left_ankle", "right_ankle")]
     rig_h = rest[2] - pose_heads(spec, {}, {}, 1)[0, ankles, 2].mean()

@@ -1,7 +1,8 @@
 """The job controller and the client's plain-Python parts, with a scripted fake worker.
 
-No subprocess here (test_addon_generate.py drives a real one): a fake client replays protocol
-events so timeouts, protocol checks, orphan results and writer failures are exact and fast.
+No subprocess here (tests/blender/ui/test_generate.py drives a real one): a fake client replays
+protocol events so timeouts, protocol checks, orphan results and writer failures are exact and
+fast. The worker layer imports no bpy, so this runs in any Python.
 """
 
 from __future__ import annotations
@@ -12,16 +13,11 @@ import sys
 import numpy as np
 import pytest
 
-
-@pytest.fixture
-def jobs(addon_module):
-    return addon_module("jobs")
-
-
-@pytest.fixture
-def client_mod(addon_module):
-    return addon_module("client")
-
+from rag_gesture_addon.worker import client as client_mod
+from rag_gesture_addon.worker import jobs, setup
+from rag_gesture_shared.motion_file import write_motion_npz
+from rag_gesture_shared.protocol.generate import GenerateRequest
+from rag_gesture_shared.protocol.speech import SpeechInput
 
 HELLO = {"v": 1, "type": "hello", "protocol": 1, "version": "0.1.0", "device": "cpu",
          "capabilities": ["generate", "regenerate", "cancel", "shutdown"]}
@@ -45,9 +41,9 @@ class FakeClient:
         self._n += 1
         return f"{prefix}-{self._n}"
 
-    def send(self, msg):
-        self.sent.append(dict(msg))
-        return msg["id"]
+    def send(self, request):
+        self.sent.append(request.to_message())
+        return request.id
 
     def cancel(self, rid):
         self.cancelled.append(rid)
@@ -57,10 +53,9 @@ class FakeClient:
         return out
 
 
-@pytest.fixture
-def fake(client_mod):
-    FakeClient.check_hello = client_mod.WorkerClient.check_hello  # the real check
-    return FakeClient
+FakeClient.check_hello = client_mod.WorkerClient.check_hello  # the real check
+fake = FakeClient
+REQUEST = GenerateRequest(SpeechInput("/a.wav"))
 
 
 class Clock:
@@ -71,24 +66,23 @@ class Clock:
         return self.t
 
 
-def motion_file(addon_module, path, n=10, fps=24.0):
-    ma = addon_module("motion_arrays")
+def motion_file(path, n=10, fps=24.0):
     rng = np.random.default_rng(0)
-    ma.save_motion_npz(path, rng.normal(0, 0.2, (n, 55, 3)), rng.normal(0, 0.1, (n, 3)),
+    write_motion_npz(path, rng.normal(0, 0.2, (n, 55, 3)), rng.normal(0, 0.1, (n, 3)),
                        rng.normal(0, 1, (n, 100)), fps)
     return str(path)
 
 
-def test_progress_result_and_one_write(jobs, fake, addon_module, tmp_path):
+def test_progress_result_and_one_write(tmp_path):
     c = fake()
     calls = []
-    job = jobs.GenerateJob(c, {"type": "generate", "audio": "/a.wav"},
+    job = jobs.GenerateJob(c, REQUEST,
                            lambda m, info: calls.append((m, info)))
     assert job.step().status == "running" and c.sent[0]["id"] == job.request_id
     rid = job.request_id
     folder = tmp_path / "00001"
     folder.mkdir()
-    files = [motion_file(addon_module, folder / f"take_{i}.npz") for i in (1, 2)]
+    files = [motion_file(folder / f"take_{i}.npz") for i in (1, 2)]
     c.queue += [{"type": "progress", "id": rid, "stage": "generating", "fraction": 0.5},
                 {"type": "progress", "id": rid, "stage": "saving", "fraction": 0.4},
                 {"type": "progress", "id": "other", "stage": "x", "fraction": 0.9}]
@@ -104,9 +98,9 @@ def test_progress_result_and_one_write(jobs, fake, addon_module, tmp_path):
     assert job.step().status == "done" and len(calls) == 1
 
 
-def test_worker_errors_become_one_sentence(jobs, fake):
+def test_worker_errors_become_one_sentence():
     c = fake()
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: pytest.fail("no write"))
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: pytest.fail("no write"))
     job.step()
     c.queue.append({"type": "error", "id": job.request_id, "code": "transcript_mismatch",
                     "message": "the transcript does not seem to match the audio"})
@@ -116,13 +110,13 @@ def test_worker_errors_become_one_sentence(jobs, fake):
     assert "Ignore transcript mismatch" in state.message and state.message.endswith(".")
 
 
-def test_writer_failure_and_bad_files(jobs, fake, tmp_path):
+def test_writer_failure_and_bad_files(tmp_path):
     c = fake()
 
     def boom(m, i):
         raise KeyError("pelvis")
 
-    job = jobs.GenerateJob(c, {"type": "generate"}, boom)
+    job = jobs.GenerateJob(c, REQUEST, boom)
     job.step()
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
@@ -132,34 +126,33 @@ def test_writer_failure_and_bad_files(jobs, fake, tmp_path):
     assert not bad.exists()
 
 
-def test_cancel_is_immediate_and_late_results_are_discarded(jobs, fake, addon_module,
-                                                           tmp_path):
+def test_cancel_is_immediate_and_late_results_are_discarded(tmp_path):
     c = fake()
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: pytest.fail("no write"))
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: pytest.fail("no write"))
     job.step()
     jobs.set_active(job)
     assert jobs.request_cancel() and jobs.active_job() is None
     assert job.state.status == "cancelled" and c.cancelled == [job.request_id]
-    late = motion_file(addon_module, tmp_path / "late.npz")
+    late = motion_file(tmp_path / "late.npz")
     c.queue.append({"type": "result", "id": job.request_id, "files": [late]})
     assert job.step().status == "cancelled"
-    nxt = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    nxt = jobs.GenerateJob(c, REQUEST, lambda m, i: None)
     nxt.step()  # the next job meets the orphan result and deletes its files
     assert not os.path.exists(late)
     jobs.set_active(None)
 
 
-def test_start_and_idle_timeouts(jobs, fake):
+def test_start_and_idle_timeouts():
     clock = Clock()
     c = fake(hello=None)
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None, start_timeout=30,
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: None, start_timeout=30,
                            clock=clock)
     assert job.step().status == "starting" and not c.sent
     clock.t = 31
     assert "did not start within 30 s" in job.step().message
 
     c = fake()
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None, idle_timeout=60,
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: None, idle_timeout=60,
                            clock=clock)
     job.step()
     clock.t += 61
@@ -168,18 +161,18 @@ def test_start_and_idle_timeouts(jobs, fake):
     assert c.cancelled == [job.request_id]
 
 
-def test_protocol_and_capability_checks(jobs, fake):
+def test_protocol_and_capability_checks():
     c = fake(hello={**HELLO, "protocol": 2})
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: None)
     assert "speaks protocol 2" in job.step().message and not c.sent
     c = fake(hello={**HELLO, "capabilities": ["generate"]})
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: None)
     assert "cannot regenerate, cancel, shutdown" in job.step().message
 
 
-def test_crash_before_hello(jobs, fake):
+def test_crash_before_hello():
     c = fake(hello=None)
-    job = jobs.GenerateJob(c, {"type": "generate"}, lambda m, i: None)
+    job = jobs.GenerateJob(c, REQUEST, lambda m, i: None)
     c.queue.append({"type": "exit", "clean": False, "returncode": 1,
                     "message": "The gesture backend could not start: it exited with code 1 "
                     "(ModuleNotFoundError: No module named 'torch'); check the backend Python"})
@@ -187,7 +180,7 @@ def test_crash_before_hello(jobs, fake):
     assert state.status == "failed" and "No module named 'torch'" in state.message
 
 
-def test_exit_sentences(client_mod):
+def test_exit_sentences():
     s = client_mod.describe_exit(-9, "loading\n", before_hello=False)
     assert s.startswith("The gesture backend stopped unexpectedly: it was killed (SIGKILL)")
     s = client_mod.describe_exit(1, "Traceback...\nModuleNotFoundError: No module named "
@@ -195,7 +188,7 @@ def test_exit_sentences(client_mod):
     assert "could not start" in s and "No module named 'torch'" in s and s.endswith(".")
 
 
-def test_worker_command_and_environment(client_mod, monkeypatch):
+def test_worker_command_and_environment(monkeypatch):
     cmd = client_mod.worker_command("/py", ["--device", "cpu"], threads=2)
     assert cmd == ["/py", "-m", "backend.cli", "--threads", "2", "worker", "--device", "cpu"]
     monkeypatch.setenv("PYTHONHOME", "/blender/python")
@@ -205,14 +198,14 @@ def test_worker_command_and_environment(client_mod, monkeypatch):
     assert env["PYTHONPATH"] == "/src" + os.pathsep + "/elsewhere"
 
 
-def test_missing_interpreter_is_a_sentence(client_mod, tmp_path):
+def test_missing_interpreter_is_a_sentence(tmp_path):
     with pytest.raises(client_mod.WorkerError, match="does not exist"):
         client_mod.WorkerClient(str(tmp_path / "nope" / "python"), [])
     with pytest.raises(client_mod.WorkerError, match="No backend Python"):
         client_mod.WorkerClient("", [])
 
 
-def test_command_job_runs_commands_in_order(jobs, tmp_path):
+def test_command_job_runs_commands_in_order(tmp_path):
     ok = jobs.CommandJob([[sys.executable, "-c", "print('one')"],
                           [sys.executable, "-c", "print('two')"]])
     assert ok.run().status == "done"
@@ -226,32 +219,32 @@ def test_command_job_runs_commands_in_order(jobs, tmp_path):
     assert "cannot be run" in missing.run().message
 
 
-def test_setup_commands(jobs):
-    cmds = jobs.setup_commands("/usr/bin/python3.11", "/tmp/venv-does-not-exist", "/src",
+def test_setup_commands():
+    cmds = setup.setup_commands("/usr/bin/python3.11", "/tmp/venv-does-not-exist", "/src",
                                "torch==2.13.0", "https://download.pytorch.org/whl/cpu")
-    py = jobs.venv_python("/tmp/venv-does-not-exist")
+    py = setup.venv_python("/tmp/venv-does-not-exist")
     assert cmds == [["/usr/bin/python3.11", "-m", "venv", "/tmp/venv-does-not-exist"],
                     [py, "-m", "pip", "install", "torch==2.13.0", "--index-url",
                      "https://download.pytorch.org/whl/cpu"],
                     [py, "-m", "pip", "install", "/src"]]
 
 
-def test_doctor_findings_in_plain_words(jobs):
+def test_doctor_findings_in_plain_words():
     lines = ["rag-gesture 0.1.0 on Python 3.11.7 (Linux x86_64)",
              "  torch            MISSING  (model)",
              "    -> install it: .venv/bin/pip install torch"]
-    assert jobs.doctor_findings(lines, 1) == [
+    assert setup.doctor_findings(lines, 1) == [
         "Missing Python package: torch (press Set up backend)."]
     lines = ["device: CPU (as requested); 2 CPU threads",
              "No RAG-Gesture weights found (looked in /x); fetch them with ..."]
-    found = jobs.doctor_findings(lines, 1)
+    found = setup.doctor_findings(lines, 1)
     assert found[0] == "Device: CPU (as requested); 2 CPU threads."
     assert found[1].startswith("The RAG-Gesture weights are missing")
     lines = ["device: CPU", "weights: /w/epoch_64.pth",
              "  warning: the speech model bert-base-cased is missing from the cache",
              "all good"]
-    found = jobs.doctor_findings(lines, 0, ignore=["bert-base-cased"])
+    found = setup.doctor_findings(lines, 0, ignore=["bert-base-cased"])
     assert found == ["Device: CPU.", "Weights: /w/epoch_64.pth",
                      "All good: the backend is ready."]
-    assert jobs.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
+    assert setup.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
         "The backend is not installed in this interpreter: press Set up backend."]

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from speech_audio import speak
 
 from backend.motion.motion import Motion
 from backend.speech.audio import load_audio
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO_ROOT as REPO
+from tests.support.speech_audio import speak
 
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:

@@ -7,12 +7,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from parity_support import assert_close, assert_decoded_close
 
 from backend.diffusion.ddim import Replacement, ddim_invert, ddim_sample, splice_rows
 from backend.diffusion.guidance import GuidedDenoiser
 from backend.diffusion.schedule import Schedule, scaled_linear_betas, space_timesteps
 from backend.model.denoiser import StyleTable
+from tests.support.parity_support import assert_close, assert_decoded_close
 
 SPACED = ("betas", "alphas_cumprod", "alphas_cumprod_prev", "alphas_cumprod_next",
           "sqrt_recip_alphas_cumprod", "sqrt_recipm1_alphas_cumprod", "posterior_variance",

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from parity_layout import build_official_layout
 
 from backend.model.checkpoint import CheckpointError, safe_load
 from backend.model.loading import load_official
+from tests.support.parity_layout import build_official_layout
 
 
 def test_loads_official_layout_with_vae_checkpoints(small, official_checkpoint):

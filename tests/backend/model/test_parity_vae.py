@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from parity_support import assert_close
 
 from backend.model.gesture_rep import PartMotion, token_mask_from_frames
 from backend.model.vae import PartVAE, VaeConfig
+from tests.support.parity_support import assert_close
 
 PARTS = ("upper", "lowertrans", "face", "hands")
 

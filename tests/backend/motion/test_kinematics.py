@@ -1,29 +1,29 @@
-"""Default skeleton, forward kinematics, the smplx wrapper and foot contacts (spec §1.4).
+"""The smplx wrapper, joint positions and foot contacts (spec §1.4).
 
 The SMPL-X path is tested on a synthetic, full-size SMPL-X-format .npz whose J_regressor puts
-every rest joint exactly on the default skeleton, so `SmplxJoints` and `forward_kinematics`
-must agree; no licensed model data is needed.
+every rest joint exactly on the default skeleton, so `SmplxJoints` and the shared
+`forward_kinematics` must agree; no licensed model data is needed. The default skeleton and
+the numpy kinematics themselves are tested in tests/shared.
 """
 
 from __future__ import annotations
 
 import ast
 import inspect
-import math
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from smplx_synthetic import write_synthetic_smplx
 
-from backend.motion import default_skeleton as ds
 from backend.motion import kinematics as kin
 from backend.motion.motion import Motion
-from backend.motion.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from rag_gesture_shared.kinematics import forward_kinematics
+from rag_gesture_shared.rest_skeleton import DEFAULT_REST_JOINTS
+from rag_gesture_shared.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from tests.support.smplx_synthetic import write_synthetic_smplx
 
-REST = ds.DEFAULT_REST_JOINTS
+REST = DEFAULT_REST_JOINTS
 V = 10475
 
 
@@ -67,61 +67,6 @@ def smplx_joints(flat_model) -> kin.SmplxJoints:
     return kin.SmplxJoints(flat_model, chunk_size=32)
 
 
-# ----------------------------------------------------------------------- default skeleton
-def test_default_skeleton_shapes_and_offsets():
-    assert REST.shape == (55, 3) and REST.dtype == np.float64
-    assert ds.DEFAULT_OFFSETS.shape == (55, 3) and ds.DEFAULT_OFFSETS.dtype == np.float64
-    assert np.all(np.isfinite(REST))
-    np.testing.assert_array_equal(REST[0], 0.0)  # documented: pelvis at the origin
-    np.testing.assert_array_equal(ds.DEFAULT_OFFSETS[0], REST[0])
-    for j in range(1, NUM_JOINTS):
-        np.testing.assert_allclose(ds.DEFAULT_OFFSETS[j], REST[j] - REST[PARENTS[j]])
-        assert np.linalg.norm(ds.DEFAULT_OFFSETS[j]) > 0.01, JOINT_NAMES[j]
-    assert not REST.flags.writeable and not ds.DEFAULT_OFFSETS.flags.writeable
-
-
-def test_default_skeleton_proportions():
-    assert 1.6 <= ds.STATURE <= 1.8
-    assert math.isclose(ds.STATURE, ds.HEAD_TOP_Y - ds.SOLE_Y)
-    assert ds.SOLE_Y < REST[:, 1].min() and REST[:, 1].max() < ds.HEAD_TOP_Y
-    assert 1.4 <= np.ptp(REST[:, 1]) <= 1.7  # joint centres span most of the stature
-    feet = [JOINT_NAMES.index("left_foot"), JOINT_NAMES.index("right_foot")]
-    others = [j for j in range(NUM_JOINTS) if j not in feet]
-    assert REST[feet, 1].max() < REST[others, 1].min()  # feet lowest
-    head, pelvis = JOINT_NAMES.index("head"), 0
-    assert REST[head, 1] > REST[JOINT_NAMES.index("neck"), 1] > REST[pelvis, 1]
-    for side in ("left", "right"):  # eyes and jaw in front of the head (+Z forward)
-        assert REST[JOINT_NAMES.index(f"{side}_eye_smplhf"), 2] > REST[head, 2]
-    assert REST[22, 2] > REST[head, 2] and REST[22, 1] < REST[head, 1]
-    # T-pose: the wrist is straight out from the shoulder along X
-    sh, wr = REST[JOINT_NAMES.index("left_shoulder")], REST[JOINT_NAMES.index("left_wrist")]
-    np.testing.assert_allclose((wr - sh)[1:], 0.0)
-    assert 0.45 <= (wr - sh)[0] <= 0.6
-    span = 2 * (REST[JOINT_NAMES.index("left_middle3"), 0] + 0.02)  # + distal phalanx
-    assert abs(span - ds.STATURE) < 0.1
-
-
-def test_default_skeleton_left_right_symmetry():
-    for j, name in enumerate(JOINT_NAMES):
-        if name.startswith("left_"):
-            assert REST[j, 0] > 0, name
-            mirror = JOINT_NAMES.index("right_" + name[5:])
-            np.testing.assert_allclose(REST[mirror], REST[j] * [-1, 1, 1], rtol=0, atol=1e-9)
-        elif not name.startswith("right_"):
-            assert REST[j, 0] == 0.0, name
-
-
-def test_default_skeleton_is_numpy_only():
-    tree = ast.parse(inspect.getsource(ds))
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert imported <= {"__future__", "numpy", "skeleton"}, imported
-
-
 def test_kinematics_does_not_import_smplx_eagerly():
     tree = ast.parse(inspect.getsource(kin))
     top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
@@ -131,80 +76,13 @@ def test_kinematics_does_not_import_smplx_eagerly():
     assert "smplx" not in names
 
 
-# ------------------------------------------------------------------- forward kinematics
-def test_fk_zero_pose_is_rest_plus_trans():
-    trans = np.array([[0.0, 0.0, 0.0], [0.3, -0.1, 2.0]])
-    out = kin.forward_kinematics(np.zeros((2, 55, 3)), trans)
-    assert out.shape == (2, 55, 3) and out.dtype == np.float32
-    np.testing.assert_allclose(out, REST[None] + trans[:, None], atol=1e-6)
-
-
-def test_fk_accepts_flat_poses_and_tensors():
-    poses = random_poses(3)
-    trans = np.zeros((3, 3))
-    ref = kin.forward_kinematics(poses, trans)
-    flat = kin.forward_kinematics(torch.from_numpy(poses.reshape(3, 165)), torch.zeros(3, 3))
-    np.testing.assert_array_equal(ref, flat)
-    with pytest.raises(ValueError, match="poses"):
-        kin.forward_kinematics(np.zeros((3, 54, 3)), trans)
-    with pytest.raises(ValueError, match="trans"):
-        kin.forward_kinematics(poses, np.zeros((2, 3)))
-
-
-def test_fk_pelvis_rotation_rotates_whole_body():
-    poses = np.zeros((1, 55, 3))
-    poses[0, 0] = [0.0, math.pi / 2, 0.0]
-    trans = np.array([[0.5, 0.2, -0.3]])
-    out = kin.forward_kinematics(poses, trans)[0]
-    rot_y90 = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
-    expected = (REST - REST[0]) @ rot_y90.T + REST[0] + trans[0]
-    np.testing.assert_allclose(out, expected, atol=1e-6)
-    # the left hand (+X) ends up behind the body (-Z) after a left turn about +Y
-    assert out[JOINT_NAMES.index("left_wrist"), 2] < trans[0, 2] - 0.5
-
-
-def test_fk_left_elbow_moves_only_forearm_and_hand():
-    elbow = JOINT_NAMES.index("left_elbow")
-    poses = np.zeros((1, 55, 3))
-    poses[0, elbow] = [0.0, 1.2, 0.0]
-    out = kin.forward_kinematics(poses, np.zeros((1, 3)))[0]
-    moved = set(np.flatnonzero(np.linalg.norm(out - REST, axis=1) > 1e-6).tolist())
-    expected = {JOINT_NAMES.index("left_wrist")} | set(range(25, 40))
-    assert moved == expected == descendants(elbow)
-    # the wrist stays a forearm's length from the elbow
-    wrist = JOINT_NAMES.index("left_wrist")
-    assert math.isclose(
-        np.linalg.norm(out[wrist] - out[elbow]),
-        np.linalg.norm(REST[wrist] - REST[elbow]),
-        abs_tol=1e-6,
-    )
-
-
-def test_fk_preserves_bone_lengths():
-    poses = random_poses(16, scale=1.5, seed=3)
-    trans = np.random.default_rng(4).normal(0, 1, (16, 3))
-    out = kin.forward_kinematics(poses, trans).astype(np.float64)
-    for j in range(1, NUM_JOINTS):
-        lengths = np.linalg.norm(out[:, j] - out[:, PARENTS[j]], axis=-1)
-        np.testing.assert_allclose(lengths, np.linalg.norm(ds.DEFAULT_OFFSETS[j]), atol=1e-6)
-    np.testing.assert_allclose(out[:, 0], REST[0] + trans, atol=1e-6)
-
-
-def test_fk_custom_rest_joints():
-    rest = REST * 1.1
-    out = kin.forward_kinematics(np.zeros((1, 55, 3)), np.zeros((1, 3)), rest)
-    np.testing.assert_allclose(out[0], rest, atol=1e-6)
-    with pytest.raises(ValueError, match="rest_joints"):
-        kin.forward_kinematics(np.zeros((1, 55, 3)), np.zeros((1, 3)), REST[:54])
-
-
 # --------------------------------------------------------------------------- SMPL-X path
 def test_smplx_matches_default_fk(smplx_joints):
     poses = random_poses(40, scale=0.5, seed=5).astype(np.float32)
     trans = np.random.default_rng(6).normal(0, 0.5, (40, 3)).astype(np.float32)
     got = smplx_joints(poses, trans)
     assert got.shape == (40, 55, 3) and got.dtype == np.float32
-    np.testing.assert_allclose(got, kin.forward_kinematics(poses, trans), atol=1e-4)
+    np.testing.assert_allclose(got, forward_kinematics(poses, trans), atol=1e-4)
 
 
 def test_smplx_chunking_matches_one_batch(smplx_joints, flat_model):
@@ -222,7 +100,7 @@ def test_smplx_betas_change_joints(smplx_dir):
     poses = random_poses(4, scale=0.4, seed=9)
     trans = np.zeros((4, 3))
     neutral = shaped(poses, trans, betas=np.zeros(300))
-    np.testing.assert_allclose(neutral, kin.forward_kinematics(poses, trans), atol=1e-4)
+    np.testing.assert_allclose(neutral, forward_kinematics(poses, trans), atol=1e-4)
     betas = np.zeros(300)
     betas[:3] = [2.0, -1.5, 1.0]
     moved = shaped(poses, trans, betas=betas)
@@ -271,7 +149,7 @@ def test_joint_positions_dispatch(flat_model):
     trans = np.random.default_rng(11).normal(0, 0.3, (6, 3))
     motion = Motion(poses=poses, trans=trans, expressions=np.zeros((6, 100)), fps=15)
     fk = kin.joint_positions(motion)
-    np.testing.assert_allclose(fk, kin.forward_kinematics(motion.poses, motion.trans))
+    np.testing.assert_allclose(fk, forward_kinematics(motion.poses, motion.trans))
     np.testing.assert_allclose(kin.joint_positions((poses, trans)), fk, atol=1e-6)
     via_smplx = kin.joint_positions(motion, model_path=flat_model)
     np.testing.assert_allclose(via_smplx, fk, atol=1e-4)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backend.motion import Motion, MotionFormatError
+from backend.motion.motion import Motion, MotionFormatError
 
 
 def _motion(n: int = 12, fps: float = 30.0, seed: int = 0) -> Motion:

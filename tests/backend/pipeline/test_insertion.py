@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import torch
-from parity_support import assert_close
 
 from backend.diffusion.ddim import ddim_sample
 from backend.diffusion.guidance import GuidedDenoiser
@@ -22,6 +21,7 @@ from backend.pipeline.insertion import (
     invert_clips,
     plant,
 )
+from tests.support.parity_support import assert_close
 
 
 def _clip(golden, golden_meta, name="db/clip0") -> InsertedClip:

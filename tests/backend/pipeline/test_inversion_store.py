@@ -12,9 +12,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from beat2_synthetic import make_beat2
-from speech_audio import speak
-from test_pipeline_insertion import _clip, _schedule
 
 from backend.cli import main
 from backend.diffusion.schedule import Schedule
@@ -22,7 +19,11 @@ from backend.pipeline import inversion_store
 from backend.pipeline.engine import GenerateOptions
 from backend.pipeline.insertion import InversionCache, invert_clips, trajectory_key
 from backend.pipeline.inversion_store import STORE_DIR, InversionStore, model_fingerprint
-from backend.pipeline.session import RetrievalOptions, Session, SessionConfig, SpeechInput
+from backend.pipeline.session import RetrievalOptions, Session, SessionConfig
+from rag_gesture_shared.protocol.speech import SpeechInput
+from tests.backend.pipeline.test_insertion import _clip, _schedule
+from tests.support.beat2_synthetic import make_beat2
+from tests.support.speech_audio import speak
 
 TEXT = "we stayed inside because it was raining and then we played a game"
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from smplx_synthetic import write_synthetic_smplx
-from speech_audio import speak
 
 from backend.motion.rotations import axis_angle_to_matrix
-from backend.motion.skeleton import EYES, LOWER
 from backend.pipeline.engine import GenerateOptions, respace_for_steps
 from backend.pipeline.regenerate import RegenerateOptions
-from backend.pipeline.session import Session, SessionConfig, SpeechInput
+from backend.pipeline.session import Session, SessionConfig
 from backend.progress import Cancelled
 from backend.speech.audio import load_audio
 from backend.windows import STRIDE, window_starts
+from rag_gesture_shared.protocol.speech import SpeechInput
+from rag_gesture_shared.skeleton import EYES, LOWER
+from tests.support.smplx_synthetic import write_synthetic_smplx
+from tests.support.speech_audio import speak
 
 SHORT = "Hello, this is a short line."
 LONG = ("Today I want to tell you about three ideas. The first one is simple, the second one "

@@ -7,14 +7,15 @@ import json
 
 import numpy as np
 import pytest
-from beat2_synthetic import make_beat2
-from speech_audio import speak
 
 from backend.cli import main
 from backend.pipeline.engine import GenerateOptions
-from backend.pipeline.session import RetrievalOptions, Session, SessionConfig, SpeechInput
+from backend.pipeline.session import RetrievalOptions, Session, SessionConfig
 from backend.retrieval.database import GestureDatabase
-from backend.retrieval.planner import Cue
+from rag_gesture_shared.protocol.retrieval import Cue
+from rag_gesture_shared.protocol.speech import SpeechInput
+from tests.support.beat2_synthetic import make_beat2
+from tests.support.speech_audio import speak
 
 TEXT = "we stayed inside because it was raining and then we played a game"
 

@@ -6,7 +6,14 @@ import shutil
 
 import numpy as np
 import pytest
-from beat2_synthetic import (
+
+from backend.retrieval import beat2
+from backend.retrieval.database import GestureDatabase, build_from_beat2
+from backend.retrieval.records import GestureLabel, QueryPoint
+from backend.retrieval.scoring import retrieve, search
+from backend.speech.words import Word
+from rag_gesture_shared.speakers import resolve_speaker
+from tests.support.beat2_synthetic import (
     CLIPS,
     CONNECTIVE_PROMINENCE,
     CONTRAST,
@@ -15,13 +22,6 @@ from beat2_synthetic import (
     make_beat2,
     write_motion,
 )
-
-from backend.retrieval import beat2
-from backend.retrieval.database import GestureDatabase, build_from_beat2
-from backend.retrieval.records import GestureLabel, QueryPoint
-from backend.retrieval.scoring import retrieve, search
-from backend.speech.speakers import resolve_speaker
-from backend.speech.words import Word
 
 DB_CLIPS = [c for c, v in CLIPS.items() if v[0] in ("train", "additional")]
 SCOTT = resolve_speaker("scott").index

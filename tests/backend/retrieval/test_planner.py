@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from backend.retrieval.planner import Cue, plan_window
+from backend.retrieval.planner import plan_window
 from backend.retrieval.records import DiscourseRelation, GestureLabel, WindowRecord
 from backend.speech.words import Word
+from rag_gesture_shared.protocol.retrieval import Cue
 
 
 def timed(text: str, start: float, step: float = 0.4) -> list[Word]:

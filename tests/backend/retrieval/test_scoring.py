@@ -377,13 +377,8 @@ def test_own_window_is_dropped_after_the_top_k_cut():
 
 
 def test_record_index_gives_the_same_ranking_as_a_full_scan():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from retrieval import synthetic_records  # the benchmark's 10,000-window generator
-
     from backend.retrieval.scoring import RecordIndex
+    from bench.retrieval import synthetic_records  # the benchmark's 10,000-window generator
 
     records = synthetic_records(600, seed=3)
     index = RecordIndex(records)

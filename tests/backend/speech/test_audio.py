@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from speech_audio import speak
 
 from backend.speech.audio import AudioError, audio_from_array, load_audio
+from tests.support.speech_audio import speak
 
 
 def _tone(rate: int, seconds: float, freq: float = 440.0, amp: float = 0.5) -> np.ndarray:

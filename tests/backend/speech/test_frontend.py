@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from speech_audio import speak
 
 from backend.progress import Cancelled
 from backend.speech.audio import AudioError, audio_from_array, load_audio
@@ -20,6 +19,7 @@ from backend.speech.frontend import (
 )
 from backend.speech.transcripts import parse_text, read_transcript
 from backend.windows import window_starts
+from tests.support.speech_audio import speak
 
 TEXT = ("Today I want to show you something really important. Look at this big circle, "
         "and then we go over there, because the answer is simple.")

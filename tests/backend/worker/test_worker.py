@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from speech_audio import speak
 
 from backend.motion.motion import Motion
+from tests.support.paths import REPO_ROOT as REPO
+from tests.support.speech_audio import speak
 
-REPO = Path(__file__).resolve().parents[1]
 SENTENCE = ("Today I want to show you something really important. Look at this big circle, "
             "and then we go over there, because the answer is simple. ")
 STARTUP = 60.0  # seconds for torch + transformers imports on a cold, busy machine
@@ -395,7 +395,8 @@ def test_exceptions_map_to_codes():
     from backend.speech.frontend import SpeechError
     from backend.speech.pretrained import ModelMissingError
     from backend.speech.transcripts import TranscriptError
-    from backend.worker.protocol import ERROR_CODES, describe_exception
+    from backend.worker.protocol import describe_exception
+    from rag_gesture_shared.protocol.envelope import ERROR_CODES
 
     cases = [
         (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"), "cuda",

@@ -12,6 +12,8 @@ import bpy
 import numpy as np
 import pytest
 
+from tests.support.synthetic_motion import make_motion
+
 SLOTTED = bpy.app.version >= (4, 4, 0)
 AUTO_TYPES = (1, 4)  # Keyframe handle type enum values of 'AUTO' and 'AUTO_CLAMPED'
 
@@ -19,19 +21,6 @@ AUTO_TYPES = (1, 4)  # Keyframe handle type enum values of 'AUTO' and 'AUTO_CLAM
 
 
 
-
-
-def make_motion(n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random SMPL-X motion: smooth-ish rotations below pi, translation, expressions in +-3."""
-    rng = np.random.default_rng(seed)
-    axis = rng.normal(size=(55, 3))
-    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
-    t = np.linspace(0.0, 1.0, n)[:, None, None]
-    angle = 0.9 * np.pi * np.abs(np.sin(2.0 * t + rng.uniform(0, 3, (1, 55, 1))))
-    poses = axis[None] * angle + rng.normal(0.0, 0.05, (n, 55, 3))
-    trans = np.cumsum(rng.normal(0.0, 0.01, (n, 3)), axis=0) + [0.0, 0.9, 0.0]
-    expressions = rng.uniform(-3.0, 3.0, (n, 100))
-    return {"poses": poses, "trans": trans, "expressions": expressions}
 
 
 def pose_quaternions(obj, names) -> np.ndarray:
@@ -74,21 +63,22 @@ def snapshot(fcurves) -> dict:
 
 
 # ------------------------------------------------------------------------------ writing
-def test_write_then_frame_set_matches_motion_and_forward_kinematics(keys, rig, ma, sk) -> None:
+def test_write_then_frame_set_matches_motion_and_forward_kinematics(keys, rig, sk, rot, axes,
+                                                                   kin, rest) -> None:
     obj = rig.create_smplx_armature(bpy.context)
     m = make_motion(40)
     keys.write_motion(obj, m["poses"], m["trans"], m["expressions"], 30.0, 30.0, 10, "Take")
-    rest = np.array(sk.DEFAULT_REST_JOINTS)
+    rest = np.array(rest)
     names = list(sk.JOINT_NAMES)
     key = rig.expression_mesh(obj).data.shape_keys
     for k in (0, 1, 17, 39):
         bpy.context.scene.frame_set(10 + k)
         q = pose_quaternions(obj, names)
-        expected_q = ma.axis_angle_to_quaternion(m["poses"][k])
+        expected_q = rot.axis_angle_to_quaternion(m["poses"][k])
         dots = np.abs(np.sum(q * expected_q, axis=-1))
         np.testing.assert_allclose(dots, 1.0, atol=1e-6)  # equal up to sign
-        fk = ma.forward_kinematics(m["poses"][k][None], m["trans"][k][None], rest)[0]
-        np.testing.assert_allclose(world_joints(obj, names), ma.yup_to_zup(fk), atol=1e-4)
+        fk = kin.forward_kinematics(m["poses"][k][None], m["trans"][k][None], rest)[0]
+        np.testing.assert_allclose(world_joints(obj, names), axes.yup_to_zup(fk), atol=1e-4)
         values = np.array([key.key_blocks[f"Exp{i:03d}"].value for i in range(100)])
         np.testing.assert_allclose(values, m["expressions"][k], atol=1e-6)  # not clamped
         assert np.abs(values).max() > 1.0
@@ -168,21 +158,21 @@ def test_action_slots_or_legacy_api(keys, rig, compat) -> None:
     assert compat.assigned_slot(obj) == (action.slots[0] if SLOTTED else None)
 
 
-def test_resample_30_to_24_places_keys_from_start_frame(keys, rig, ma, sk, compat) -> None:
+def test_resample_30_to_24_places_keys_from_start_frame(keys, rig, sk, compat, rot) -> None:
     obj = rig.create_smplx_armature(bpy.context)
     m = make_motion(31, seed=4)  # 1 s at 30 fps -> 25 frames at 24 fps
     keys.write_motion(obj, m["poses"], m["trans"], m["expressions"], 30.0, 24.0, 7, "T")
     for rec in snapshot(all_fcurves(compat, obj)).values():
         np.testing.assert_array_equal(rec["co"][:, 0], np.arange(7, 32))
     names = list(sk.JOINT_NAMES)
-    src_q = ma.axis_angle_to_quaternion(m["poses"])
+    src_q = rot.axis_angle_to_quaternion(m["poses"])
     for k in (0, 4, 9, 24):  # 24 fps frame k is 30 fps frame 1.25 k
         bpy.context.scene.frame_set(7 + k)
         pos = 1.25 * k
         i0 = int(np.floor(pos))
         w = pos - i0
         i1 = min(i0 + 1, 30)
-        expected = ma.quaternion_slerp(src_q[i0], src_q[i1], np.full((55, 1), w))
+        expected = rot.quaternion_slerp(src_q[i0], src_q[i1], np.full((55, 1), w))
         dots = np.abs(np.sum(pose_quaternions(obj, names) * expected, axis=-1))
         np.testing.assert_allclose(dots, 1.0, atol=1e-6)
         exp_trans = (1 - w) * m["trans"][i0] + w * m["trans"][i1]
@@ -238,7 +228,7 @@ def test_read_motion_sees_hand_edits(keys, rig, compat) -> None:
 
 
 # ----------------------------------------------------------------------- replace a range
-def test_replace_range_changes_only_keys_inside(keys, rig, compat, ma) -> None:
+def test_replace_range_changes_only_keys_inside(keys, rig, compat, rot) -> None:
     obj = rig.create_smplx_armature(bpy.context)
     m = make_motion(60, seed=9)
     keys.write_motion(obj, m["poses"], m["trans"], m["expressions"], 30, 30, 1, "Take")
@@ -286,7 +276,7 @@ def test_replace_range_changes_only_keys_inside(keys, rig, compat, ma) -> None:
     for k in range(lo, hi):
         bpy.context.scene.frame_set(k)
         q = pose_quaternions(obj, ["left_elbow", "head"])
-        exp = ma.axis_angle_to_quaternion(new["poses"][k - 11][[18, 15]])
+        exp = rot.axis_angle_to_quaternion(new["poses"][k - 11][[18, 15]])
         np.testing.assert_allclose(np.abs(np.sum(q * exp, axis=-1)), 1.0, atol=1e-6)
     out = keys.read_motion(obj, 30)
     inside, source = slice(lo - 1, hi - 1), slice(lo - 11, hi - 11)  # rows of frames lo..hi-1

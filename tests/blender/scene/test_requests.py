@@ -1,4 +1,5 @@
-"""Timeline markers as gesture cues, and the retrieval part of the Generate request."""
+"""Timeline markers and annotated text strips as gesture cues, and the retrieval part of the
+Generate request (scene.requests)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,22 @@ import pytest
 
 @pytest.fixture
 def timeline(addon_module):
-    return addon_module("timeline")
+    return addon_module("scene.timeline")
 
 
 @pytest.fixture
 def operators(addon_module):
-    return addon_module("operators")
+    return addon_module("ui.operators")
+
+
+@pytest.fixture
+def requests(addon_module):
+    return addon_module("scene.requests")
+
+
+@pytest.fixture
+def Cue(addon_module):  # noqa: N802 - the class
+    return addon_module("shared.protocol.retrieval").Cue
 
 
 def test_marker_names(timeline):
@@ -36,26 +47,27 @@ def _scene_with_markers(tmp_path, timeline):
     return scene, audio
 
 
-def test_marker_cues_in_audio_time(tmp_path, timeline):
+def test_marker_cues_in_audio_time(tmp_path, timeline, Cue):  # noqa: N803
     scene, audio = _scene_with_markers(tmp_path, timeline)
     assert timeline.marker_cues(scene, audio) == [
-        {"kind": "deictic", "time": 1.0}, {"kind": "iconic", "word": "circle", "time": 2.0}]
+        Cue("deictic", time=1.0), Cue("iconic", word="circle", time=2.0)]
 
 
-def test_retrieval_fields(tmp_path, timeline, operators):
+def test_retrieval_request(tmp_path, timeline, requests):
     scene, audio = _scene_with_markers(tmp_path, timeline)
     settings = scene.rag_gesture
     with pytest.raises(timeline.TimelineError, match="gesture database"):
-        operators.retrieval_fields(scene, settings, audio)  # markers but no database
+        requests.retrieval_request(scene, settings, audio)  # markers but no database
     settings.gesture_db = str(tmp_path)
-    fields = operators.retrieval_fields(scene, settings, audio)
-    assert fields["method"] == "directed" and len(fields["cues"]) == 2
+    retrieval = requests.retrieval_request(scene, settings, audio)
+    assert retrieval.method == "directed" and len(retrieval.cues) == 2
+    assert retrieval.database == str(tmp_path)
     settings.retrieval = "DISCOURSE"
-    assert operators.retrieval_fields(scene, settings, audio)["method"] == "discourse"
+    assert requests.retrieval_request(scene, settings, audio).method == "discourse"
     for m in list(scene.timeline_markers):
         scene.timeline_markers.remove(m)
     settings.retrieval = "NONE"
-    assert operators.retrieval_fields(scene, settings, audio) is None
+    assert requests.retrieval_request(scene, settings, audio) is None
 
 
 def test_inserted_lines(operators):
@@ -76,8 +88,8 @@ def test_text_strip_annotations(timeline):
     assert timeline.split_annotations("no cues here") == ("no cues here", [])
 
 
-def test_strip_cues_and_clean_phrases(tmp_path, timeline, addon_module):
-    compat = addon_module("compat")
+def test_strip_cues_and_clean_phrases(tmp_path, timeline, addon_module, Cue):  # noqa: N803
+    compat = addon_module("scene.compat")
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 30, 1.0
     wav = tmp_path / "line.wav"
@@ -87,7 +99,7 @@ def test_strip_cues_and_clean_phrases(tmp_path, timeline, addon_module):
     compat.new_text_strip(se, "a", "[deictic]look over there", 2, 11, 30)
     compat.new_text_strip(se, "b", "a big [iconic]circle", 2, 41, 60)
     assert timeline.strip_cues(scene, 2, audio) == [
-        {"kind": "deictic", "word": "look", "time": 0.0},
-        {"kind": "iconic", "word": "circle", "time": round(1.0 + 2.0 * 2 / 3, 4)}]
+        Cue("deictic", word="look", time=0.0),
+        Cue("iconic", word="circle", time=round(1.0 + 2.0 * 2 / 3, 4))]
     texts = [p["text"] for p in timeline.strip_phrases(scene, 2, audio)]
     assert texts == ["look over there", "a big circle"]

@@ -17,7 +17,7 @@ def world_joints(obj, names) -> np.ndarray:
     return np.array([tuple(mw @ Vector(obj.pose.bones[n].head)) for n in names])
 
 
-def test_armature_topology_and_rest_frames(rig, ma, sk) -> None:
+def test_armature_topology_and_rest_frames(rig, sk, axes, rest) -> None:
     obj = rig.create_smplx_armature(bpy.context, name="SMPLX")
     assert obj.type == "ARMATURE" and obj.name == "SMPLX"
     bones = obj.data.bones
@@ -33,31 +33,31 @@ def test_armature_topology_and_rest_frames(rig, ma, sk) -> None:
     # Every bone's rest frame is the SMPL-X frame expressed Z-up (a +90 deg turn about X).
     for bone in bones:
         m = np.array([list(r) for r in bone.matrix_local.to_3x3()])
-        np.testing.assert_allclose(m, ma.YUP_TO_ZUP, atol=1e-6)
+        np.testing.assert_allclose(m, axes.YUP_TO_ZUP, atol=1e-6)
     assert rig.rest_frame_error(obj) < 1e-6
     heads = np.array([tuple(bones[n].head_local) for n in sk.JOINT_NAMES])
-    np.testing.assert_allclose(heads, ma.yup_to_zup(np.array(sk.DEFAULT_REST_JOINTS)), atol=1e-6)
-    np.testing.assert_allclose(rig.rest_joints(obj), np.array(sk.DEFAULT_REST_JOINTS), atol=1e-6)
+    np.testing.assert_allclose(heads, axes.yup_to_zup(np.array(rest)), atol=1e-6)
+    np.testing.assert_allclose(rig.rest_joints(obj), np.array(rest), atol=1e-6)
     assert all(pb.rotation_mode == "QUATERNION" for pb in obj.pose.bones)
     assert np.allclose(np.array(obj.matrix_world), np.eye(4))
     assert rig.is_smplx_rig(obj) and rig.missing_bones(obj) == []
     assert bpy.context.view_layer.objects.active == obj and obj.mode == "OBJECT"
 
 
-def test_axis_angle_maps_straight_to_pose_bones(rig, ma, sk) -> None:
+def test_axis_angle_maps_straight_to_pose_bones(rig, sk, rot, axes, kin, rest) -> None:
     """SMPL-X axis-angle -> rotation_quaternion, trans -> pelvis location: the world joints
     equal SMPL-X forward kinematics on the same rest joints, seen Z-up."""
     obj = rig.create_smplx_armature(bpy.context, body=False, expressions=False)
     rng = np.random.default_rng(0)
     aa = rng.normal(0.0, 0.5, (55, 3))
     trans = rng.normal(0.0, 0.3, 3)
-    q = ma.axis_angle_to_quaternion(aa)
+    q = rot.axis_angle_to_quaternion(aa)
     for j, name in enumerate(sk.JOINT_NAMES):
         obj.pose.bones[name].rotation_quaternion = tuple(q[j])
     obj.pose.bones["pelvis"].location = tuple(trans)
     bpy.context.view_layer.update()
-    expected = ma.yup_to_zup(
-        ma.forward_kinematics(aa[None], trans[None], np.array(sk.DEFAULT_REST_JOINTS))[0]
+    expected = axes.yup_to_zup(
+        kin.forward_kinematics(aa[None], trans[None], np.array(rest))[0]
     )
     np.testing.assert_allclose(world_joints(obj, sk.JOINT_NAMES), expected, atol=1e-5)
 
@@ -95,11 +95,12 @@ def test_not_a_rig(rig) -> None:
 
 
 # ------------------------------------------------------------------ user SMPL-X model file
-def _synthetic_model(path: Path, sk, with_parents: tuple[int, ...] | None = None) -> dict:
+def _synthetic_model(path: Path, sk, rest_joints, with_parents: tuple[int, ...] | None = None
+                     ) -> dict:
     """A tiny SMPL-X-format model: joint j = mean of 3 vertices, each vertex skinned to one
     joint, random expression directions (shapedirs[..., 300:400])."""
     rng = np.random.default_rng(3)
-    rest = np.array(sk.DEFAULT_REST_JOINTS) * 1.1 + [0.0, 0.2, 0.0]
+    rest = np.array(rest_joints) * 1.1 + [0.0, 0.2, 0.0]
     v_per = 4
     owner = np.repeat(np.arange(55), v_per)
     verts = rest[owner] + rng.normal(0.0, 0.01, (55 * v_per, 3))
@@ -126,8 +127,8 @@ def _synthetic_model(path: Path, sk, with_parents: tuple[int, ...] | None = None
     return {"verts": verts, "joints": regressor @ verts, "shapedirs": shapedirs, "owner": owner}
 
 
-def test_rig_from_model_file(rig, ma, sk, tmp_path: Path) -> None:
-    model = _synthetic_model(tmp_path / "SMPLX_NEUTRAL.npz", sk)
+def test_rig_from_model_file(rig, sk, rot, axes, kin, rest, tmp_path: Path) -> None:
+    model = _synthetic_model(tmp_path / "SMPLX_NEUTRAL.npz", sk, rest)
     obj = rig.create_smplx_armature(bpy.context, model_path=tmp_path / "SMPLX_NEUTRAL.npz")
     np.testing.assert_allclose(rig.rest_joints(obj), model["joints"], atol=1e-6)
     assert rig.rest_frame_error(obj) < 1e-6
@@ -136,8 +137,8 @@ def test_rig_from_model_file(rig, ma, sk, tmp_path: Path) -> None:
     blocks = mesh.data.shape_keys.key_blocks
     basis = np.array([tuple(v.co) for v in blocks["Basis"].data])
     exp7 = np.array([tuple(v.co) for v in blocks["Exp007"].data])
-    np.testing.assert_allclose(basis, ma.yup_to_zup(model["verts"]), atol=1e-6)
-    offsets = ma.yup_to_zup(model["shapedirs"][:, :, 307])
+    np.testing.assert_allclose(basis, axes.yup_to_zup(model["verts"]), atol=1e-6)
+    offsets = axes.yup_to_zup(model["shapedirs"][:, :, 307])
     np.testing.assert_allclose(exp7 - basis, offsets, atol=1e-6)
     assert blocks["Exp007"].slider_min == -10.0
 
@@ -145,7 +146,7 @@ def test_rig_from_model_file(rig, ma, sk, tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     aa = rng.normal(0.0, 0.4, (55, 3))
     trans = np.array([0.1, -0.2, 0.3])
-    q = ma.axis_angle_to_quaternion(aa)
+    q = rot.axis_angle_to_quaternion(aa)
     for j, name in enumerate(sk.JOINT_NAMES):
         obj.pose.bones[name].rotation_quaternion = tuple(q[j])
     obj.pose.bones["pelvis"].location = tuple(trans)
@@ -155,22 +156,22 @@ def test_rig_from_model_file(rig, ma, sk, tmp_path: Path) -> None:
     evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh()
     posed = np.array([tuple(mesh.matrix_world @ v.co) for v in evaluated.vertices])
     mesh.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh_clear()
-    joints = ma.forward_kinematics(aa[None], trans[None], model["joints"])[0]
+    joints = kin.forward_kinematics(aa[None], trans[None], model["joints"])[0]
     glob = np.empty((55, 3, 3))
-    local = ma.axis_angle_to_matrix(aa)
+    local = rot.axis_angle_to_matrix(aa)
     for j, p in enumerate(sk.PARENTS):
         glob[j] = local[j] if p < 0 else glob[p] @ local[j]
     owner = model["owner"]
     expected = joints[owner] + np.einsum(
         "vij,vj->vi", glob[owner], model["verts"] - model["joints"][owner]
     )
-    np.testing.assert_allclose(posed, ma.yup_to_zup(expected), atol=1e-5)
+    np.testing.assert_allclose(posed, axes.yup_to_zup(expected), atol=1e-5)
 
 
-def test_model_file_errors(rig, sk, tmp_path: Path) -> None:
+def test_model_file_errors(rig, sk, rest, tmp_path: Path) -> None:
     wrong = list(sk.PARENTS)
     wrong[5] = 1
-    _synthetic_model(tmp_path / "bad_tree.npz", sk, with_parents=tuple(wrong))
+    _synthetic_model(tmp_path / "bad_tree.npz", sk, rest, with_parents=tuple(wrong))
     with pytest.raises(ValueError, match="kinematic tree"):
         rig.create_smplx_armature(bpy.context, model_path=tmp_path / "bad_tree.npz")
     np.savez(tmp_path / "no_regressor.npz", v_template=np.zeros((10, 3)))

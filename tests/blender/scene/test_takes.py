@@ -12,10 +12,8 @@ import pytest
 
 
 @pytest.fixture
-def ops(addon_module):
-    return addon_module("operators")
-
-
+def takes(addon_module):
+    return addon_module("scene.takes")
 
 
 def motion(n: int = 12, seed: int = 0, fps: float = 24.0) -> dict:
@@ -24,12 +22,12 @@ def motion(n: int = 12, seed: int = 0, fps: float = 24.0) -> dict:
             "expressions": rng.normal(0, 1, (n, 100)), "fps": fps}
 
 
-def test_write_takes_numbers_and_assigns(ops, rig, keys):
+def test_write_takes_numbers_and_assigns(takes, rig, keys):
     obj = rig.create_smplx_armature(bpy.context, name="Hero")
-    names = ops.write_takes("Hero", [motion(seed=1), motion(seed=2)], 24.0, 5, "line04")
+    names = takes.write_takes("Hero", [motion(seed=1), motion(seed=2)], 24.0, 5, "line04")
     assert names == ["line04 take 1", "line04 take 2"]
     assert obj.animation_data.action.name == "line04 take 1"
-    names = ops.write_takes("Hero", [motion(seed=3)], 24.0, 5, "line04")
+    names = takes.write_takes("Hero", [motion(seed=3)], 24.0, 5, "line04")
     assert names == ["line04 take 3"]
     assert keys.list_takes(obj) == ["line04 take 1", "line04 take 2", "line04 take 3"]
     back = keys.read_motion(obj, 24.0)
@@ -38,28 +36,28 @@ def test_write_takes_numbers_and_assigns(ops, rig, keys):
     assert all(bpy.data.actions[n].use_fake_user for n in keys.list_takes(obj))
 
 
-def test_write_takes_is_all_or_nothing(ops, rig, keys):
+def test_write_takes_is_all_or_nothing(takes, rig, keys):
     obj = rig.create_smplx_armature(bpy.context, name="Hero")
-    ops.write_takes("Hero", [motion(seed=1)], 24.0, 1, "line")
+    takes.write_takes("Hero", [motion(seed=1)], 24.0, 1, "line")
     before_actions = sorted(a.name for a in bpy.data.actions)
     broken = motion(seed=2)
     broken["trans"] = broken["trans"][:5]  # wrong length: the second take fails
     with pytest.raises(ValueError):
-        ops.write_takes("Hero", [motion(seed=4), broken], 24.0, 1, "line")
+        takes.write_takes("Hero", [motion(seed=4), broken], 24.0, 1, "line")
     assert sorted(a.name for a in bpy.data.actions) == before_actions
     assert obj.animation_data.action.name == "line take 1"
     face = rig.expression_mesh(obj).data.shape_keys
     assert face.animation_data.action.name == "line take 1_expressions"
 
 
-def test_write_takes_on_a_deleted_armature(ops):
+def test_write_takes_on_a_deleted_armature(takes):
     with pytest.raises(RuntimeError, match="deleted or renamed"):
-        ops.write_takes("Nobody", [motion()], 24.0, 1, "line")
+        takes.write_takes("Nobody", [motion()], 24.0, 1, "line")
 
 
-def test_use_take_operator(ops, rig):
+def test_use_take_operator(takes, rig):
     obj = rig.create_smplx_armature(bpy.context, name="Hero")
-    ops.write_takes("Hero", [motion(seed=1), motion(seed=2)], 24.0, 1, "line")
+    takes.write_takes("Hero", [motion(seed=1), motion(seed=2)], 24.0, 1, "line")
     bpy.context.scene.rag_gesture.armature = obj
     assert bpy.ops.rag_gesture.use_take(take="line take 2") == {"FINISHED"}
     assert obj.animation_data.action.name == "line take 2"

@@ -18,7 +18,7 @@ import pytest
 
 @pytest.fixture
 def tl(addon_module):
-    return addon_module("timeline")
+    return addon_module("scene.timeline")
 
 
 

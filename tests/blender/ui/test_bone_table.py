@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import bpy
 import pytest
-from recording_layout import RecordingLayout
+
+from tests.support.recording_layout import RecordingLayout
 
 # (bone, parent) of a Mixamo auto-rig without middle/ring/pinky fingers and eyes
 _MIXAMO_BONES: list[tuple[str, str | None]] = [
@@ -72,17 +73,17 @@ def rows(obj: bpy.types.Object) -> dict[str, str]:
 
 @pytest.fixture
 def ops(addon_module):
-    return addon_module("bone_table_ops")
+    return addon_module("ui.bone_table_ops")
 
 
 @pytest.fixture
 def profiles(addon_module):
-    return addon_module("rig_profiles")
+    return addon_module("scene.rig_profiles")
 
 
 @pytest.fixture
 def bone_maps(addon_module):
-    return addon_module("bone_maps")
+    return addon_module("core.bone_maps")
 
 
 @pytest.fixture(autouse=True)
@@ -260,7 +261,7 @@ def labels(log: list) -> str:
 
 @pytest.fixture
 def panels(addon_module):
-    return addon_module("panels")
+    return addon_module("ui.panels")
 
 
 def test_rig_panel_is_registered_under_main(panels):
@@ -273,7 +274,7 @@ def test_rig_panel_draws_for_every_kind_of_rig(panels, addon_module):
     bpy.context.scene.rag_gesture.armature = None
     assert "Select an armature" in labels(draw_panel(panels))
 
-    addon_module("rig").create_smplx_armature(bpy.context, name="SMPLX", body=False,
+    addon_module("scene.rig").create_smplx_armature(bpy.context, name="SMPLX", body=False,
                                               expressions=False)
     log = draw_panel(panels)
     assert "Native SMPL-X armature" in labels(log)

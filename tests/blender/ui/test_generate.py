@@ -29,11 +29,10 @@ TIMEOUT = 90.0
 BUILD_ASSETS = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    sys.path.insert(0, sys.argv[1])
-    from parity_layout import build_official_layout, parity_dir
-    from speech_audio import speak
-    from speech_models import make_bert, make_wav2vec
-    root = Path(sys.argv[2])
+    from tests.support.parity_layout import build_official_layout, parity_dir
+    from tests.support.speech_audio import speak
+    from tests.support.speech_models import make_bert, make_wav2vec
+    root = Path(sys.argv[1])
     sentence = ("Today I want to show you something really important. Look at this big "
                 "circle, and then we go over there, because the answer is simple. ")
     out = {
@@ -53,9 +52,8 @@ BUILD_ASSETS = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def assets(backend_python, repo_root, tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("gesture_assets")
-    proc = subprocess.run([str(backend_python), "-c", BUILD_ASSETS, str(repo_root / "tests"),
-                           str(root)], capture_output=True, text=True, timeout=300,
-                          cwd=repo_root)
+    proc = subprocess.run([str(backend_python), "-c", BUILD_ASSETS, str(root)],
+                          capture_output=True, text=True, timeout=300, cwd=repo_root)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ASSETS ")]
     assert proc.returncode == 0 and lines, proc.stdout[-2000:] + proc.stderr[-4000:]
     out = json.loads(lines[-1][len("ASSETS "):])
@@ -66,9 +64,20 @@ def assets(backend_python, repo_root, tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def mods(addon, addon_module):
-    return {name: addon_module(name) for name in ("client", "jobs", "keys", "operators",
-                                                   "timeline", "compat", "rig", "prefs",
-                                                   "motion_arrays")}
+    names = {"client": "worker.client", "jobs": "worker.jobs", "keys": "scene.keys",
+             "operators": "ui.operators", "timeline": "scene.timeline", "compat": "scene.compat",
+             "rig": "scene.rig", "prefs": "ui.prefs", "rot": "shared.rotations",
+             "requests": "shared.protocol.requests", "envelope": "shared.protocol.envelope"}
+    return {short: addon_module(name) for short, name in names.items()}
+
+
+def accepted(mods, request) -> None:
+    """The request the add-on built passes the protocol's parser (the worker's, minus the
+    conversion to pipeline options) after the trip through the pipe."""
+    env = mods["envelope"]
+    line = env.encode_line(request.to_message())
+    parsed = mods["requests"].parse_request(env.decode_line(line))
+    assert parsed.to_message() == request.to_message()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -226,9 +235,10 @@ def test_generate_writes_every_take_value_by_value(mods, assets):
     assert result == {"FINISHED"}, op.reports
     job = op._job
     assert job.state.status == "done" and len(job.motions) == 2
-    assert job.request["phrases"][0] == {"text": "Hello world, this is", "start": 0.0,
-                                         "end": 1.25}
-    assert job.request["fps"] == 24.0 and job.request["speaker"] == "scott"
+    assert job.request.speech.phrases[0] == {"text": "Hello world, this is", "start": 0.0,
+                                             "end": 1.25}
+    assert job.request.fps == 24.0 and job.request.sampling.speaker == "scott"
+    accepted(mods, job.request)
     assert all(b >= a for a, b in zip(seen, seen[1:], strict=False))
 
     name = audio_name(mods, assets)
@@ -238,7 +248,7 @@ def test_generate_writes_every_take_value_by_value(mods, assets):
     new = set(a.name for a in bpy.data.actions) - before
     assert {f"{name} take 1", f"{name} take 2"} <= new
 
-    ma = mods["motion_arrays"]
+    rot = mods["rot"]
     keys = mods["keys"]
     for take, motion in zip(takes, job.motions, strict=True):
         keys.use_take(obj, take)
@@ -246,7 +256,7 @@ def test_generate_writes_every_take_value_by_value(mods, assets):
         assert motion["fps"] == 24.0
         n = motion["poses"].shape[0]
         frames = 11 + np.arange(n)
-        q = ma.hemisphere_continuous(ma.axis_angle_to_quaternion(motion["poses"]), axis=0)
+        q = rot.hemisphere_continuous(rot.axis_angle_to_quaternion(motion["poses"]), axis=0)
         for j, joint in enumerate(mods["rig"].JOINT_NAMES):
             for c in range(4):
                 co = snap[(keys.rotation_path(joint), c)]
@@ -264,8 +274,8 @@ def test_generate_writes_every_take_value_by_value(mods, assets):
         # and read back as the worker's rotations (quaternions equal up to sign)
         back = keys.read_motion(obj, 24.0)
         assert back["start_frame"] == 11
-        qa = ma.axis_angle_to_quaternion(back["poses"])
-        qb = ma.axis_angle_to_quaternion(motion["poses"])
+        qa = rot.axis_angle_to_quaternion(back["poses"])
+        qb = rot.axis_angle_to_quaternion(motion["poses"])
         np.testing.assert_allclose(np.abs(np.sum(qa * qb, axis=-1)), 1.0, atol=1e-6)
 
     status = bpy.context.window_manager.rag_gesture
@@ -303,7 +313,8 @@ def test_regenerate_changes_only_range_and_margin(mods, assets):
     result = run_modal(op)
     assert result == {"FINISHED"}, op.reports
     req = op._job.request
-    assert (req["start"], req["end"], req["locks"], req["takes"]) == (29, 45, ["face"], 1)
+    assert (req.start, req.end, req.locks, req.sampling.takes) == (29, 45, ("face",), 1)
+    accepted(mods, req)
     lo, hi = 40 - 6, 56 + 6  # keys in [lo, hi) may change, nothing else
     assert op._span == (lo, hi)
     after = fcurve_snapshot(mods, obj)
@@ -462,12 +473,11 @@ def test_missing_weights_message(mods, assets, prefs):
 BUILD_DB = textwrap.dedent("""
     import sys
     from pathlib import Path
-    sys.path.insert(0, sys.argv[1])
-    from beat2_synthetic import make_beat2
+    from tests.support.beat2_synthetic import make_beat2
     from backend.cli import main
     from backend.retrieval.database import GestureDatabase
-    root = make_beat2(Path(sys.argv[2]) / "beat2")
-    db = Path(sys.argv[2]) / "gestures"
+    root = make_beat2(Path(sys.argv[1]) / "beat2")
+    db = Path(sys.argv[1]) / "gestures"
     assert main(["build-db", "--beat2", str(root), "--db", str(db), "--no-bert"]) == 0
     with GestureDatabase(db) as g:
         print("DB " + str(db) + " " + g.names()[0])
@@ -476,7 +486,7 @@ BUILD_DB = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def gesture_db(backend_python, repo_root, tmp_path_factory) -> tuple[str, str]:
-    proc = subprocess.run([str(backend_python), "-c", BUILD_DB, str(repo_root / "tests"),
+    proc = subprocess.run([str(backend_python), "-c", BUILD_DB,
                            str(tmp_path_factory.mktemp("gesture_db"))], capture_output=True,
                           text=True, timeout=300, cwd=repo_root)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("DB ")]
@@ -494,8 +504,10 @@ def test_marker_cue_plants_a_database_gesture(mods, assets, gesture_db):
     op = driver(mods, "generate")
     assert run_modal(op) == {"FINISHED"}, op.reports
     request = op._job.request
-    assert request["retrieval"] == {"method": "directed", "database": path,
-                                    "cues": [{"kind": "deictic", "clip": clip, "time": 1.0}]}
+    accepted(mods, request)
+    assert request.retrieval.to_message() == {
+        "method": "directed", "database": path, "guidance_schedule": "decreasing_till_25",
+        "inversion_store": True, "cues": [{"kind": "deictic", "clip": clip, "time": 1.0}]}
     planted = bpy.context.window_manager.rag_gesture.retrieved.splitlines()
     assert planted == [f"deictic in window 0 <- {clip}"]
 
@@ -507,13 +519,10 @@ def test_generate_and_regenerate_on_a_mixamo_rig(mods, assets, addon_module):
     """Generate and Regenerate range work on an animator's rig (Mixamo names, A-pose, FBX
     transform) through the detected bone map: keys land on its own bones, takes and the
     range splice behave as on the SMPL-X armature, and the rig's edits are the context."""
-    import sys
+    from tests.support.bpy_rigs import make_armature
+    from tests.support.synthetic_rigs import build_rig, mixamo_world
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bpy_rigs import make_armature
-    from synthetic_rigs import build_rig, mixamo_world
-
-    bm = addon_module("bone_maps")
+    bm = addon_module("core.bone_maps")
     names = {j: (b if isinstance(b, str) else b[0]) for j, b in bm.PRESETS["mixamo"].items()}
     make_scene(mods, assets, takes=1)
     spec = build_rig(names, a_pose_deg=40, roll_seed=5, world=mixamo_world())

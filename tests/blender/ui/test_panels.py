@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import bpy
 import pytest
-from recording_layout import RecordingLayout
+
+from tests.support.recording_layout import RecordingLayout
 
 
 def draw(cls, context, owner=None) -> list:
@@ -28,13 +29,13 @@ def draw(cls, context, owner=None) -> list:
 
 @pytest.fixture
 def panels(addon_module):
-    return addon_module("panels")
+    return addon_module("ui.panels")
 
 
 def test_panels_draw_in_every_mode(panels, addon_module):
     settings = bpy.context.scene.rag_gesture
     bpy.context.scene.sequence_editor_create()
-    rig = addon_module("rig")
+    rig = addon_module("scene.rig")
     rig.create_smplx_armature(bpy.context, name="SMPLX")
     for audio in ("ACTIVE_STRIP", "NAMED_STRIP", "FILE"):
         for words in ("TEXT_STRIPS", "TEXT_BLOCK", "FILE", "NONE"):

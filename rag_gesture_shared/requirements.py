@@ -1,0 +1,11 @@
+"""The PyTorch the backend is built and tested with, pinned.
+
+Left open, pip resolves to a multi-GB CUDA build of whatever is newest. pyproject.toml
+repeats the pin (it cannot import Python) and tests/shared/test_requirements.py keeps the two
+equal; scripts/setup.sh reads it from pyproject.toml. GPU users install a CUDA build of the
+same version from PyTorch's index first (the add-on's "PyTorch Index" preference).
+"""
+
+from __future__ import annotations
+
+TORCH_REQUIREMENT = "torch==2.13.0"
