@@ -7,35 +7,36 @@ branch, prepacked matrices: backend.model.fast_layer), the one-off table build, 
 and how far apart the two final latents are (float32 rounding). Last line: the window
 speedup, e.g. `speedup 5.0x`.
 
-    python bench/denoiser.py [--threads 2] [--batch 1] [--steps 10]
+    python -m bench.denoiser [--threads 2] [--batch 1] [--steps 10]
 """
 
 from __future__ import annotations
 
+if __name__ == "__main__" and not __package__:  # `python bench/NAME.py`: rerun as module
+    import _script  # bench/ is sys.path[0] when a bench runs as a file
+
+    _script.run_as_module(__file__)
+
 import argparse
 import resource
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from backend.diffusion.ddim import ddim_sample  # noqa: E402
-from backend.diffusion.guidance import GuidedDenoiser  # noqa: E402
-from backend.diffusion.schedule import Schedule  # noqa: E402
-from backend.model.config import DenoiserConfig, GuidanceConfig  # noqa: E402
-from backend.model.denoiser import RagGestureDenoiser, StyleTable  # noqa: E402
-from backend.model.gesture_rep import PART_ORDER  # noqa: E402
-from backend.model.vae import VaeConfig  # noqa: E402
+from backend.diffusion.ddim import ddim_sample
+from backend.diffusion.schedule import Schedule
+from backend.model.config import DenoiserConfig, GuidanceConfig
+from backend.model.denoiser import RagGestureDenoiser, StyleTable
+from backend.model.gesture_rep import PART_ORDER
+from backend.model.guidance import GuidedDenoiser
+from backend.model.vae import VaeConfig
+from tests.support.parity_layout import parity_dir
 
 
 def full_vae_configs() -> dict[str, VaeConfig]:
     """The parity folder's assumed full-size yamls, or the same values built in."""
-    folder = ROOT.parent / "shared" / "parity" / "full_vae_yaml_assumed"
+    folder = parity_dir() / "full_vae_yaml_assumed"
     nfeats = {"upper": 78, "lowertrans": 61, "face": 106, "hands": 180}
     heads = {"upper": 4, "lowertrans": 8, "face": 4, "hands": 4}
     return {p: VaeConfig.from_yaml(folder / f"{p}.yaml") if (folder / f"{p}.yaml").is_file()

@@ -1,43 +1,41 @@
 """Benchmark: writing generated motion as keyframes (add-on `keys.write_motion`).
 
-    .venv/bin/python bench/keyframes.py [--seconds 60] [--fps 30] [--repeat 3]
+    .venv/bin/python -m bench.keyframes [--seconds 60] [--fps 30] [--repeat 3]
 
 Writes `--seconds` of 30-fps motion onto the 55 bones (223 F-curves) and the 100 expression
 shape keys of an SMPL-X rig with the fast path (keyframe_points.add + foreach_set), then the
 per-frame ``keyframe_insert`` path on a short clip for comparison, as time per key (the
 insert path gets slower per key as curves grow, so its ratio on a 2-s clip is a lower bound).
 Also times the same motion written onto a retargeted rig (Mixamo names, A-pose, rolls, an
-FBX import's object transform; built by ``tests/synthetic_rigs.py``): the bone-map probe plus
-the transfer plus the keys. Runs headless with the PyPI ``bpy`` wheel; the last line is
+FBX import's object transform; built by ``tests/support/synthetic_rigs.py``): the bone-map
+probe plus the transfer plus the keys. Runs headless with the PyPI ``bpy`` wheel; the last line is
 ``seconds X.XX``, the median time of one full write onto the SMPL-X rig (target: <= 0.3 s for
 60 s on a 2-core machine).
 """
 
 from __future__ import annotations
 
+if __name__ == "__main__" and not __package__:  # `python bench/NAME.py`: rerun as module
+    import _script  # bench/ is sys.path[0] when a bench runs as a file
+
+    _script.run_as_module(__file__)
+
 import argparse
 import atexit
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import types
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
-
-from addon_loader import load_addon_module as _load_addon  # noqa: E402
 
 
 def _bench_retarget(keys: types.ModuleType, poses, trans, args: argparse.Namespace) -> None:
     """Median time of write_motion onto a Mixamo-style rig (probe + transfer + keys)."""
+    from rag_gesture_addon.core import bone_maps as bm
     from tests.support.bpy_rigs import make_armature
     from tests.support.synthetic_rigs import build_rig, mixamo_world
 
-    bm = _load_addon("bone_maps")
     names = {j: (b if isinstance(b, str) else b[0]) for j, b in bm.PRESETS["mixamo"].items()}
     obj = make_armature(build_rig(names, a_pose_deg=40, roll_seed=1, world=mixamo_world()),
                         "BenchMixamo")
@@ -66,9 +64,8 @@ def main() -> None:
     import bpy
     import numpy as np
 
-    keys = _load_addon("keys")
-    rig = _load_addon("rig")
-    ma = _load_addon("motion_arrays")
+    from rag_gesture_addon.scene import keys, rig  # imports bpy: after the profile is set
+    from rag_gesture_shared import rotations as rot
 
     n = int(round(args.seconds * args.fps))
     rng = np.random.default_rng(0)
@@ -96,7 +93,7 @@ def main() -> None:
     bpy.context.scene.frame_set(1 + n // 2)
     pose_bones = [obj.pose.bones[j] for j in rig.JOINT_NAMES]
     q = np.array([tuple(pb.rotation_quaternion) for pb in pose_bones])
-    err = np.abs(np.abs(np.sum(q * ma.axis_angle_to_quaternion(poses[n // 2]), -1)) - 1).max()
+    err = np.abs(np.abs(np.sum(q * rot.axis_angle_to_quaternion(poses[n // 2]), -1)) - 1).max()
     print(f"check: quaternion error at frame {1 + n // 2}: {err:.1e}")
 
     # Per-frame keyframe_insert on a short clip (what a naive add-on does).
@@ -104,7 +101,7 @@ def main() -> None:
     bpy.ops.wm.read_homefile(app_template="")
     slow = rig.create_smplx_armature(bpy.context, name="Slow")
     key = rig.expression_mesh(slow).data.shape_keys
-    quats = ma.hemisphere_continuous(ma.axis_angle_to_quaternion(poses[:m]), axis=0)
+    quats = rot.hemisphere_continuous(rot.axis_angle_to_quaternion(poses[:m]), axis=0)
     bones = [slow.pose.bones[j] for j in rig.JOINT_NAMES]
     blocks = [key.key_blocks[name] for name in keys.EXPRESSION_KEY_NAMES]
     t0 = time.perf_counter()

@@ -8,15 +8,19 @@ transcript, official 50 DDIM steps. Prints the stages, the seconds of a 2-s `reg
 line is the real-time factor of plain generation, e.g. `rtf 0.47` (target <= 0.5;
 regenerate target <= 2 s).
 
-    python bench/pipeline.py [--threads 2] [--seconds 60]
+    python -m bench.pipeline [--threads 2] [--seconds 60]
 """
 
 from __future__ import annotations
 
+if __name__ == "__main__" and not __package__:  # `python bench/NAME.py`: rerun as module
+    import _script  # bench/ is sys.path[0] when a bench runs as a file
+
+    _script.run_as_module(__file__)
+
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,24 +28,20 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
-
-from denoiser import full_vae_configs  # noqa: E402
-from speech import full_size_models, long_speech  # noqa: E402
-
-from backend.model.config import (  # noqa: E402
+from backend.model.config import (
     DenoiserConfig,
     DiffusionConfig,
     GuidanceConfig,
-    ModelConfig,  # noqa: E402
+    ModelConfig,
 )
-from backend.model.denoiser import RagGestureDenoiser  # noqa: E402
-from backend.model.loading import LoadedModel  # noqa: E402
-from backend.pipeline.engine import Engine, GenerateOptions  # noqa: E402
-from backend.pipeline.regenerate import RegenerateOptions  # noqa: E402
-from backend.pipeline.session import Session, SessionConfig  # noqa: E402
-from rag_gesture_shared.protocol.speech import SpeechInput  # noqa: E402
+from backend.model.denoiser import RagGestureDenoiser
+from backend.model.loading import LoadedModel
+from backend.pipeline.engine import Engine, GenerateOptions
+from backend.pipeline.regenerate import RegenerateOptions
+from backend.pipeline.session import Session, SessionConfig
+from bench.denoiser import full_vae_configs
+from bench.speech import full_size_models, long_speech
+from rag_gesture_shared.protocol.speech import SpeechInput
 
 
 def random_engine() -> Engine:

@@ -20,10 +20,15 @@
    ever pays for its inversion; the steady-state cost of a RAG window is the warm-from-disk
    one. The cold ratio (first use) is printed just before it as `cold ratio X`.
 
-    python bench/retrieval.py [--threads 2] [--records 10000] [--reps 5]
+    python -m bench.retrieval [--threads 2] [--records 10000] [--reps 5]
 """
 
 from __future__ import annotations
+
+if __name__ == "__main__" and not __package__:  # `python bench/NAME.py`: rerun as module
+    import _script  # bench/ is sys.path[0] when a bench runs as a file
+
+    _script.run_as_module(__file__)
 
 import argparse
 import cProfile
@@ -31,7 +36,6 @@ import io
 import os
 import pstats
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,23 +43,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
-
-from pipeline import random_engine  # noqa: E402
-
-from backend.pipeline.engine import GenerateOptions  # noqa: E402
-from backend.pipeline.insertion import InsertedClip, InversionCache  # noqa: E402
-from backend.pipeline.inversion_store import STORE_DIR, InversionStore  # noqa: E402
-from backend.retrieval.records import (  # noqa: E402
+from backend.pipeline.engine import GenerateOptions
+from backend.pipeline.insertion import InsertedClip, InversionCache
+from backend.pipeline.inversion_store import STORE_DIR, InversionStore
+from backend.retrieval.records import (
     DiscourseRelation,
     GestureLabel,
     QueryPoint,
     WindowRecord,
 )
-from backend.retrieval.scoring import RecordIndex, retrieve, with_prominences  # noqa: E402
-from backend.speech.bert import WindowText  # noqa: E402
-from backend.speech.frontend import SpeechFeatures, WindowSpeech  # noqa: E402
+from backend.retrieval.scoring import RecordIndex, retrieve, with_prominences
+from backend.speech.bert import WindowText
+from backend.speech.frontend import SpeechFeatures, WindowSpeech
+from bench.pipeline import random_engine
 
 TARGET_MS_PER_WINDOW = 50.0
 QUERIES_PER_WINDOW = 2

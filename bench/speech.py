@@ -5,13 +5,17 @@ through `from_pretrained`, CPU, espeak-ng speech with its known text as an untim
 transcript (so forced alignment runs). Prints the time of each stage; the last line is the
 real-time factor of the whole front end, e.g. `rtf 0.12` (target <= 0.15 here).
 
-    python bench/speech.py [--threads 2] [--seconds 60]
+    python -m bench.speech [--threads 2] [--seconds 60]
 """
 
 from __future__ import annotations
 
+if __name__ == "__main__" and not __package__:  # `python bench/NAME.py`: rerun as module
+    import _script  # bench/ is sys.path[0] when a bench runs as a file
+
+    _script.run_as_module(__file__)
+
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,16 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from backend.speech.audio import audio_from_array, load_audio  # noqa: E402
-from backend.speech.bert import BertWords  # noqa: E402
-from backend.speech.frontend import SpeechFrontEnd  # noqa: E402
-from backend.speech.transcripts import parse_text  # noqa: E402
-from backend.speech.wav2vec import Wav2VecModel  # noqa: E402
-from tests.support.speech_audio import speak  # noqa: E402
-from tests.support.speech_models import make_bert, make_wav2vec  # noqa: E402
+from backend.speech.audio import audio_from_array, load_audio
+from backend.speech.bert import BertWords
+from backend.speech.frontend import SpeechFrontEnd
+from backend.speech.transcripts import parse_text
+from backend.speech.wav2vec import Wav2VecModel
+from tests.support.speech_audio import speak
+from tests.support.speech_models import make_bert, make_wav2vec
 
 TEXT = ("When we started this project, nobody believed that a small team could build it. "
         "But we looked at the problem from a different angle, and we found three ideas that "

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from ..device import DEVICE_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check the installation and load the weights")
     d.add_argument("--weights", help="folder that contains experiments/ (official layout)")
     d.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
-    d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    d.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     d.set_defaults(func=_lazy("doctor", "doctor"))
     dl = sub.add_parser("download", help="fetch the official weights and the speech models "
                         "(re-run it after an interruption: finished files are kept)")

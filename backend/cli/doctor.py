@@ -35,7 +35,7 @@ def doctor(args: argparse.Namespace) -> int:
         return 1
     import torch
 
-    from ..pipeline.engine import pick_device
+    from ..device import pick_device
 
     device, sentence = pick_device(args.device)
     print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")

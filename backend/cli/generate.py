@@ -7,6 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from rag_gesture_shared.protocol.generate import DEFAULT_FPS
+from rag_gesture_shared.protocol.retrieval import DEFAULT_GUIDANCE_SCHEDULE, METHODS
+from rag_gesture_shared.protocol.sampling import OFFICIAL_STEPS
+
 from .options import add_model_options, session_config
 
 
@@ -48,20 +52,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="BEAT2 speaker style: name (scott) or index 0-24 (default: scott)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--takes", type=int, default=1, help="alternatives generated in one batch")
-    g.add_argument("--steps", type=int, default=50,
+    g.add_argument("--steps", type=int, default=OFFICIAL_STEPS,
                    help="DDIM steps (50 = the official schedule; fewer is faster)")
-    g.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    g.add_argument("--fps", type=float, default=DEFAULT_FPS,
+                   help=f"output frame rate (default {DEFAULT_FPS:g})")
     g.add_argument("--allow-mismatch", action="store_true",
                    help="keep going when the transcript does not seem to match the audio")
     g.add_argument("--retrieval", default="none",
-                   choices=("none", "discourse", "gesture_type", "llm", "directed"),
+                   choices=METHODS,
                    help="plant matching gestures from a gesture database (rag-gesture build-db); "
                    "llm asks the OpenAI-compatible endpoint in RAG_GESTURE_LLM_URL")
     g.add_argument("--db", help="gesture database folder (for --retrieval / --cue)")
     g.add_argument("--cue", action="append", default=[], metavar="KIND@SECONDS[:CLIP]",
                    help="ask for a gesture (deictic/iconic/metaphoric) at a time, optionally "
                    "a database clip, e.g. deictic@3.2 or iconic@5:2_scott_0_1_1/30")
-    g.add_argument("--guidance-schedule", default="decreasing_till_25",
+    g.add_argument("--guidance-schedule", default=DEFAULT_GUIDANCE_SCHEDULE,
                    help="official insertion-guidance preset (reported; no numeric effect)")
     g.add_argument("--no-inversion-store", action="store_true",
                    help="do not read or write DDIM inversions in the database folder "

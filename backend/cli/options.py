@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..device import DEVICE_CHOICES
 from ..speech.pretrained import BERT_NAME, WAV2VEC_NAME
 
 if TYPE_CHECKING:
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", help="folder that contains experiments/ (official layout)")
     p.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                    help="auto = CUDA when available, else CPU")
     p.add_argument("--bert", help=f"{BERT_NAME}: hub name or local folder")
     p.add_argument("--wav2vec", help=f"{WAV2VEC_NAME}: hub name or local folder")

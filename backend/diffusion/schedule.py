@@ -1,4 +1,5 @@
-"""`scaled_linear` betas and the official timestep respacing (spec §4.1-4.2).
+"""`scaled_linear` betas and the official timestep respacing (spec §4.1-4.2), also scaled to
+fewer DDIM steps (`respace_for_steps`).
 
 Arrays stay float64 numpy, as in the official code; a coefficient is indexed in float64 and
 only then cast to float32 (`coef`), which is what makes the golden numbers reproducible.
@@ -44,6 +45,22 @@ def space_timesteps(num_timesteps: int, section_counts: str) -> list[int]:
             cur += stride
         start += size
     return sorted(set(steps))
+
+
+def respace_for_steps(steps: int, official: str = "15,15,8,6,6") -> str:
+    """The official section layout scaled to `steps` DDIM steps (same shape, fewer steps)."""
+    sections = [int(x) for x in official.split(",")]
+    total = sum(sections)
+    if steps == total:
+        return official
+    if steps < len(sections):
+        raise ValueError(f"at least {len(sections)} DDIM steps are needed, got {steps}")
+    scaled = [max(1, round(c * steps / total)) for c in sections]
+    while sum(scaled) > steps:
+        scaled[scaled.index(max(scaled))] -= 1
+    while sum(scaled) < steps:
+        scaled[scaled.index(min(scaled))] += 1
+    return ",".join(str(c) for c in scaled)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The latent diffusion denoiser `ReGestureTransformer` (spec §3), official parameter names.
 
 `forward` returns the raw x0 predictions of both guidance branches stacked as (2B, 43, D):
-rows [:B] see the conditions, rows [B:] are the null branch. Mixing them is the sampler's
-job (`backend.diffusion.guidance`).
+rows [:B] see the conditions, rows [B:] are the null branch. Mixing them is
+`backend.model.guidance` (`GuidedDenoiser`).
 
 Speed: `prepare(cache=True)` turns the conditions of one window into a `WindowConditions`
 that holds the cross-attention context matrices (they never depend on the latent or the

@@ -5,6 +5,10 @@ The official code carries ReMoDiffuse's four-branch coefficients but runs only t
 t > 100: x0 = w*J*C + (1-w)*U/J with w = (1-(1000-t)/1000)*coarse_scale + 1;
 t <= 100: x0 = both*J*C + text*J*C + retr*U/J + none*U/J, none = 1-both-text-retr.
 J is the per-token `per_joint_scale` mask. The Python random coin flip is dropped.
+
+The mix belongs to the released network (its coefficients and mask come from the model's
+config), so it lives beside it; the samplers in `backend.diffusion` only see the resulting
+`denoise(x, k) -> x0` callable and never import the model.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from collections.abc import Callable
 
 import torch
 
-from ..model.config import PART_SCALE_KEYS, GuidanceConfig
-from ..model.denoiser import RagGestureDenoiser, StyleTable, WindowConditions
-from .schedule import Schedule
+from ..diffusion.schedule import Schedule
+from .config import PART_SCALE_KEYS, GuidanceConfig
+from .denoiser import RagGestureDenoiser, StyleTable, WindowConditions
 
 
 def joint_scale_mask(tokens: int, per_joint_scale: dict[str, float]) -> torch.Tensor:

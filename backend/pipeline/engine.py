@@ -20,10 +20,10 @@ from rag_gesture_shared.protocol.sampling import OFFICIAL_STEPS
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker
 
 from ..diffusion.ddim import Replacement, ddim_sample, gaussian_noise
-from ..diffusion.guidance import GuidedDenoiser
-from ..diffusion.schedule import Schedule
+from ..diffusion.schedule import Schedule, respace_for_steps
 from ..model.denoiser import StyleTable
 from ..model.gesture_rep import canvas_slices
+from ..model.guidance import GuidedDenoiser
 from ..model.loading import LoadedModel
 from ..motion.motion import Motion
 from ..motion.resample import upsample_15_to_30
@@ -32,22 +32,6 @@ from ..speech.frontend import SpeechFeatures
 from ..windows import WINDOW, overlap_tokens
 from .assemble import Track, parts_to_track, stitch
 from .insertion import InsertedClip, InversionCache, invert_clips, plant
-
-
-def respace_for_steps(steps: int, official: str = "15,15,8,6,6") -> str:
-    """The official section layout scaled to `steps` DDIM steps (same shape, fewer steps)."""
-    sections = [int(x) for x in official.split(",")]
-    total = sum(sections)
-    if steps == total:
-        return official
-    if steps < len(sections):
-        raise ValueError(f"at least {len(sections)} DDIM steps are needed, got {steps}")
-    scaled = [max(1, round(c * steps / total)) for c in sections]
-    while sum(scaled) > steps:
-        scaled[scaled.index(max(scaled))] -= 1
-    while sum(scaled) < steps:
-        scaled[scaled.index(min(scaled))] += 1
-    return ",".join(str(c) for c in scaled)
 
 
 @dataclass
@@ -63,17 +47,6 @@ class GenerateOptions:
 class GenerationResult:
     motions: list[Motion]  # one per take
     info: dict = field(default_factory=dict)
-
-
-def pick_device(choice: str = "auto") -> tuple[str, str]:
-    """(device, sentence): CUDA when asked or available, else CPU, saying why."""
-    if choice == "cpu":
-        return "cpu", "CPU (as requested)"
-    if torch.cuda.is_available():
-        return "cuda", f"CUDA: {torch.cuda.get_device_name(0)}"
-    if choice == "cuda":
-        return "cpu", "CPU: CUDA was requested but this torch build sees no CUDA GPU"
-    return "cpu", "CPU (no CUDA GPU visible to torch)"
 
 
 def carried_rows(tokens: int, count: int) -> list[int]:

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from ..diffusion.ddim import NoiseFn, Replacement, ddim_invert
-from ..diffusion.guidance import GuidedDenoiser
 from ..diffusion.schedule import Schedule
 from ..model.config import GuidanceConfig
 from ..model.denoiser import RagGestureDenoiser, StyleTable
 from ..model.gesture_rep import canvas_slices
+from ..model.guidance import GuidedDenoiser
 from ..progress import StopFn
 from .inversion_store import InversionStore, model_fingerprint
 

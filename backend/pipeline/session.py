@@ -17,6 +17,7 @@ from rag_gesture_shared.protocol.retrieval import DEFAULT_GUIDANCE_SCHEDULE, Cue
 from rag_gesture_shared.protocol.speech import SpeechInput
 from rag_gesture_shared.speakers import resolve_speaker
 
+from ..device import pick_device
 from ..diffusion.guidance_schedules import guidance_iters
 from ..model.loading import load_official
 from ..motion.motion import Motion
@@ -30,7 +31,7 @@ from ..speech.pretrained import BERT_NAME, WAV2VEC_NAME
 from ..speech.transcripts import build_transcript
 from ..speech.wav2vec import Wav2VecModel
 from ..weights import locate, missing_weights_message
-from .engine import Engine, GenerateOptions, GenerationResult, pick_device
+from .engine import Engine, GenerateOptions, GenerationResult
 from .insertion import InsertedClip
 from .regenerate import RegenerateOptions, regenerate
 from .retrieved import ClipFactory

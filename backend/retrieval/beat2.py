@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.motion.motion import Motion
-from backend.speech.prominence import read_prom
-from backend.speech.words import Word
-
+from ..motion.motion import Motion
+from ..speech.prominence import read_prom
+from ..speech.words import Word
 from .connectives import DiscourseAnnotation, read_discourse_json
 from .records import GESTURE_KINDS, GestureLabel, ProminenceRow
 

@@ -42,8 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.speech.words import Word
-
+from ..speech.words import Word
 from .records import DiscourseRelation
 
 CONLL_SENSES = (

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.motion.motion import Motion
-from backend.progress import ProgressFn, StopFn, check
-from backend.speech.words import Word
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 
+from ..motion.motion import Motion
+from ..progress import ProgressFn, StopFn, check
+from ..speech.words import Word
 from . import beat2
 from .connectives import relations_in_window, tag_connectives
 from .records import DiscourseRelation, GestureLabel, ProminenceRow, WindowRecord
@@ -412,7 +412,7 @@ class GestureDatabase:
         else:
             spk = resolve_speaker(speaker)
         if isinstance(words, str | os.PathLike):
-            from backend.speech.transcripts import read_transcript
+            from ..speech.transcripts import read_transcript
 
             words = read_transcript(words).words
         timed = [w for w in words if w.timed]

@@ -28,8 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from backend.speech.words import Word
-
+from ..speech.words import Word
 from .prominence_map import phrase_prominence
 from .records import GestureLabel, ProminenceRow, QueryPoint
 

@@ -25,8 +25,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from backend.speech.words import Word
-
+from ..speech.words import Word
 from .gesture_types import (
     LLM_MODEL,
     chat_messages,

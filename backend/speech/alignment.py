@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.speech.words import Word
+from .words import Word
 
 FRAME_SECONDS = 0.02  # wav2vec2: one emission per 320 samples at 16 kHz
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from backend.diffusion.ddim import Replacement, ddim_invert, ddim_sample, splice_rows
-from backend.diffusion.guidance import GuidedDenoiser
 from backend.diffusion.schedule import Schedule, scaled_linear_betas, space_timesteps
 from backend.model.denoiser import StyleTable
+from backend.model.guidance import GuidedDenoiser
 from tests.support.parity_support import assert_close, assert_decoded_close
 
 SPACED = ("betas", "alphas_cumprod", "alphas_cumprod_prev", "alphas_cumprod_next",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backend.diffusion.guidance import guidance_coefficients, joint_scale_mask, mix_branches
 from backend.model.config import GuidanceConfig
 from backend.model.denoiser import StyleTable, query_mask
 from backend.model.gesture_rep import token_mask
+from backend.model.guidance import guidance_coefficients, joint_scale_mask, mix_branches
 from tests.support.parity_support import assert_close
 
 

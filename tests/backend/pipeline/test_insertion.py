@@ -11,9 +11,9 @@ import re
 import torch
 
 from backend.diffusion.ddim import ddim_sample
-from backend.diffusion.guidance import GuidedDenoiser
 from backend.diffusion.schedule import Schedule
 from backend.model.denoiser import StyleTable
+from backend.model.guidance import GuidedDenoiser
 from backend.pipeline.insertion import (
     InsertedClip,
     InversionCache,

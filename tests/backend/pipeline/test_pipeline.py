@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from backend.diffusion.schedule import respace_for_steps
 from backend.motion.rotations import axis_angle_to_matrix
-from backend.pipeline.engine import GenerateOptions, respace_for_steps
+from backend.pipeline.engine import GenerateOptions
 from backend.pipeline.regenerate import RegenerateOptions
 from backend.pipeline.session import Session, SessionConfig
 from backend.progress import Cancelled
