@@ -29,6 +29,8 @@ VERSION: tuple[int, ...] = tuple(bpy.app.version)
 SLOTTED_ACTIONS: bool = VERSION >= (4, 4, 0)  # Action.slots / layers / channelbags
 LEGACY_ACTION_API: bool = VERSION < (5, 0, 0)  # Action.fcurves still exists
 STRIPS_API: bool = VERSION >= (4, 4, 0)  # SequenceEditor.strips (Sequence* -> Strip*)
+# The SequenceEditor collection of every strip, by name (for UILayout.prop_search).
+STRIPS_ALL_PROP: str = "strips_all" if STRIPS_API else "sequences_all"
 EFFECT_LENGTH_ARG: bool = VERSION >= (5, 0, 0)  # new_effect(..., length=) instead of frame_end
 
 
@@ -54,7 +56,7 @@ def strips_all(scene: Any) -> Any:
     se = scene.sequence_editor
     if se is None:
         return ()
-    return se.strips_all if STRIPS_API else se.sequences_all
+    return getattr(se, STRIPS_ALL_PROP)
 
 
 def new_text_strip(

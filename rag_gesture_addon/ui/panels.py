@@ -161,9 +161,8 @@ class RAG_GESTURE_PT_dialogue(_GesturePanel, bpy.types.Panel):
         layout.prop(settings, "audio_source")
         if settings.audio_source == "NAMED_STRIP":
             if scene.sequence_editor is not None:
-                attr = "strips_all" if compat.STRIPS_API else "sequences_all"
-                layout.prop_search(settings, "audio_strip", scene.sequence_editor, attr,
-                                   text="Strip")
+                layout.prop_search(settings, "audio_strip", scene.sequence_editor,
+                                   compat.STRIPS_ALL_PROP, text="Strip")
             else:
                 layout.prop(settings, "audio_strip")
         elif settings.audio_source == "FILE":
