@@ -18,7 +18,6 @@ if __name__ == "__main__" and not __package__:  # `python bench/NAME.py`: rerun 
 
     _script.run_as_module(__file__)
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -40,7 +39,7 @@ from backend.pipeline.engine import Engine, GenerateOptions
 from backend.pipeline.regenerate import RegenerateOptions
 from backend.pipeline.session import Session, SessionConfig
 from bench.denoiser import full_vae_configs
-from bench.speech import full_size_models, long_speech
+from bench.speech import full_size_models, long_speech, speech_bench_args
 from rag_gesture_shared.protocol.speech import SpeechInput
 
 
@@ -53,11 +52,7 @@ def random_engine() -> Engine:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=60.0)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = speech_bench_args(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         w2v, bert = full_size_models(tmp_path)

@@ -55,12 +55,19 @@ def long_speech(folder: Path, seconds: float) -> tuple[np.ndarray, str]:
     return samples, " ".join(all_words[:keep])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def speech_bench_args(description: str) -> argparse.Namespace:
+    """--threads and --seconds (of speech), for this bench and bench.pipeline; sets torch's
+    thread count."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    return args
+
+
+def main() -> None:
+    args = speech_bench_args(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         t0 = time.perf_counter()

@@ -238,30 +238,30 @@ class RAG_GESTURE_OT_worker_start(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class RAG_GESTURE_OT_worker_stop(bpy.types.Operator):
-    """Stop the backend worker and free its memory"""
-
-    bl_idname = "rag_gesture.worker_stop"
-    bl_label = "Stop Worker"
+class _WhenIdle:
+    """Available while no generation runs (it would lose its worker)."""
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         return jobs.active_job() is None
+
+
+class RAG_GESTURE_OT_worker_stop(_WhenIdle, bpy.types.Operator):
+    """Stop the backend worker and free its memory"""
+
+    bl_idname = "rag_gesture.worker_stop"
+    bl_label = "Stop Worker"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         client.stop_worker()
         return {"FINISHED"}
 
 
-class RAG_GESTURE_OT_worker_restart(bpy.types.Operator):
+class RAG_GESTURE_OT_worker_restart(_WhenIdle, bpy.types.Operator):
     """Restart the backend worker (after changing the interpreter, weights or device)"""
 
     bl_idname = "rag_gesture.worker_restart"
     bl_label = "Restart Worker"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return jobs.active_job() is None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         client.stop_worker()

@@ -173,47 +173,28 @@ def addon_module(addon: ModuleType) -> Callable[[str], ModuleType]:
     return load
 
 
-# The add-on's modules, loaded from the enabled extension (one fixture per module).
-@pytest.fixture(scope="session")
-def keys(addon_module) -> ModuleType:
-    return addon_module("scene.keys")
+# The add-on's modules the tests use most, loaded from the enabled extension.
+def _module_fixture(fixture_name: str, module: str) -> Callable:
+    def fixture(addon_module) -> ModuleType:
+        return addon_module(module)
+
+    fixture.__doc__ = f"The add-on's ``{module}``."
+    return pytest.fixture(scope="session", name=fixture_name)(fixture)
 
 
-@pytest.fixture(scope="session")
-def rig(addon_module) -> ModuleType:
-    return addon_module("scene.rig")
-
-
-@pytest.fixture(scope="session")
-def sk(addon_module) -> ModuleType:
-    """The SMPL-X joint table as the add-on sees it (``<add-on>.shared.skeleton``)."""
-    return addon_module("shared.skeleton")
+keys = _module_fixture("keys", "scene.keys")
+rig = _module_fixture("rig", "scene.rig")
+compat = _module_fixture("compat", "scene.compat")
+axes = _module_fixture("axes", "core.axes")
+rot = _module_fixture("rot", "shared.rotations")
+kin = _module_fixture("kin", "shared.kinematics")
+sk = _module_fixture("sk", "shared.skeleton")  # the SMPL-X joint table as the add-on sees it
 
 
 @pytest.fixture(scope="session")
 def rest(addon_module) -> np.ndarray:
     """The default rest joints (55, 3), SMPL-X frame."""
     return addon_module("shared.rest_skeleton").DEFAULT_REST_JOINTS
-
-
-@pytest.fixture(scope="session")
-def rot(addon_module) -> ModuleType:
-    return addon_module("shared.rotations")
-
-
-@pytest.fixture(scope="session")
-def kin(addon_module) -> ModuleType:
-    return addon_module("shared.kinematics")
-
-
-@pytest.fixture(scope="session")
-def axes(addon_module) -> ModuleType:
-    return addon_module("core.axes")
-
-
-@pytest.fixture(scope="session")
-def compat(addon_module) -> ModuleType:
-    return addon_module("scene.compat")
 
 
 @pytest.fixture(autouse=True)

@@ -11,26 +11,9 @@ import torch
 from rag_gesture_shared import rest_skeleton as ds
 from rag_gesture_shared.kinematics import forward_kinematics
 from rag_gesture_shared.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from tests.support.synthetic_motion import descendants, random_poses
 
 REST = ds.DEFAULT_REST_JOINTS
-
-
-# ------------------------------------------------------------------------------ helpers
-def descendants(joint: int) -> set[int]:
-    out: set[int] = set()
-    for j in range(NUM_JOINTS):
-        k = j
-        while k > 0:
-            k = PARENTS[k]
-            if k == joint:
-                out.add(j)
-                break
-    return out
-
-
-def random_poses(n: int, scale: float = 0.6, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(0.0, scale, (n, NUM_JOINTS, 3))
-
 
 
 def test_fk_zero_pose_is_rest_plus_trans():

@@ -1,8 +1,28 @@
-"""Random SMPL-X motion for the keyframe tests (numpy only)."""
+"""Random SMPL-X motion and joint-tree helpers for the tests (numpy only)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from rag_gesture_shared.skeleton import NUM_JOINTS, PARENTS
+
+
+def random_poses(n: int, scale: float = 0.6, seed: int = 0) -> np.ndarray:
+    """(n, 55, 3) axis-angle, normal with the given scale (radians)."""
+    return np.random.default_rng(seed).normal(0.0, scale, (n, NUM_JOINTS, 3))
+
+
+def descendants(joint: int) -> set[int]:
+    """Every joint below `joint` in the SMPL-X tree."""
+    out: set[int] = set()
+    for j in range(NUM_JOINTS):
+        k = j
+        while k > 0:
+            k = PARENTS[k]
+            if k == joint:
+                out.add(j)
+                break
+    return out
 
 
 def make_motion(n: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -20,30 +20,15 @@ from backend.motion import kinematics as kin
 from backend.motion.motion import Motion
 from rag_gesture_shared.kinematics import forward_kinematics
 from rag_gesture_shared.rest_skeleton import DEFAULT_REST_JOINTS
-from rag_gesture_shared.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from rag_gesture_shared.skeleton import JOINT_NAMES
 from tests.support.smplx_synthetic import write_synthetic_smplx
+from tests.support.synthetic_motion import random_poses
 
 REST = DEFAULT_REST_JOINTS
 V = 10475
 
 
 # ------------------------------------------------------------------------------ helpers
-def descendants(joint: int) -> set[int]:
-    out: set[int] = set()
-    for j in range(NUM_JOINTS):
-        k = j
-        while k > 0:
-            k = PARENTS[k]
-            if k == joint:
-                out.add(j)
-                break
-    return out
-
-
-def random_poses(n: int, scale: float = 0.6, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).normal(0.0, scale, (n, NUM_JOINTS, 3))
-
-
 def one_sentence(msg: str) -> bool:
     return "\n" not in msg and msg.endswith(".") and re.search(r"\.\s", msg[:-1]) is None
 
