@@ -6,7 +6,7 @@
    gesture-type query point (with query token features); reports ms per query point and per
    window query at 2 query points per window (target <= 50 ms). Above the target the query is
    profiled and the top functions printed.
-2. RAG window cost: full-size random engine (bench/pipeline.py), one 10-s window of random
+2. RAG window cost: full-size random engine (bench.pipeline), one 10-s window of random
    features, 50 DDIM steps: plain; with two inserted clips and empty caches ("cold": both
    clips inverted as one batch and their trajectories written to an inversion store in a
    temporary folder); again with the in-memory cache warm; and with a fresh InversionCache

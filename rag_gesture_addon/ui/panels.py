@@ -269,9 +269,9 @@ def draw_status_bar(self: bpy.types.Header, context: bpy.types.Context) -> None:
     row.operator("rag_gesture.cancel", text="", icon="CANCEL")
 
 
-# CLASSES: the panels drawn with only basic layout calls (tests/blender/test_addon_panels.py
+# CLASSES: the panels drawn with only basic layout calls (tests/blender/ui/test_panels.py
 # draws each of them with a recording layout); RIG_CLASSES use template_list and
-# operator_menu_enum and are drawn in tests/blender/test_addon_bone_table.py.
+# operator_menu_enum and are drawn in tests/blender/ui/test_bone_table.py.
 CLASSES = (RAG_GESTURE_PT_main, RAG_GESTURE_PT_dialogue, RAG_GESTURE_PT_style,
            RAG_GESTURE_PT_regenerate)
 RIG_CLASSES = (RAG_GESTURE_UL_bones, RAG_GESTURE_PT_rig)

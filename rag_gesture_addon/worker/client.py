@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import queue
 import shutil
@@ -38,7 +37,7 @@ from typing import Any
 from ..shared.motion_file import write_motion_npz
 from ..shared.protocol import events
 from ..shared.protocol.control import CancelRequest, PingRequest, ShutdownRequest
-from ..shared.protocol.envelope import encode_line
+from ..shared.protocol.envelope import ProtocolError, decode_line, encode_line
 from ..shared.protocol.requests import Request
 
 BACKEND_MODULE = "backend.cli"  # run with `<python> -m`
@@ -354,11 +353,9 @@ class WorkerClient:
         try:
             for raw in proc.stdout:
                 try:
-                    event = json.loads(raw)
-                except ValueError:
+                    event = decode_line(raw)
+                except ProtocolError:
                     continue  # not a protocol line; the worker keeps stdout clean
-                if not isinstance(event, dict):
-                    continue
                 kind = event.get("type")
                 if kind == "hello":
                     self.hello = event
