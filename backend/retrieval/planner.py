@@ -32,6 +32,19 @@ class Cue:
     clip: str | None = None
 
 
+def parse_cue(text: str) -> Cue:
+    """`KIND@SECONDS[:CLIP]` (the command line's and the batch manifest's cue syntax) -> Cue."""
+    try:
+        kind, rest = text.split("@", 1)
+        time_text, _, clip = rest.partition(":")
+        if kind not in ("deictic", "iconic", "metaphoric"):
+            raise ValueError(kind)
+        return Cue(kind, time=float(time_text), clip=clip or None)
+    except ValueError as exc:
+        raise ValueError(f"cannot read the cue {text!r}; write KIND@SECONDS[:CLIP] with KIND "
+                         "deictic, iconic or metaphoric, e.g. deictic@3.2") from exc
+
+
 @dataclass
 class PlannedClip:
     query: QueryPoint  # times relative to the window
