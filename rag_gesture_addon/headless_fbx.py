@@ -85,15 +85,15 @@ def export_job(job: dict[str, Any], rig: str, armature: str | None) -> dict[str,
     scene.render.fps_base = scene.render.fps / fps
     lay = keys.layout(obj)
     action = keys.write_motion(obj, motion["poses"], motion["trans"], motion["expressions"],
-                               src_fps=fps, scene_fps=fps, start_frame=1,
+                               src_fps=fps, scene_fps=fps, start_frame=0,
                                action_name=str(job.get("name") or "RAG-Gesture"), lay=lay)
     frames = motion["poses"].shape[0]
-    scene.frame_start, scene.frame_end = 1, frames
+    scene.frame_start, scene.frame_end = 0, frames - 1  # the FBX take starts at time 0
     for o in bpy.context.view_layer.objects:
         o.select_set(o == obj or o.parent == obj)
     bpy.context.view_layer.objects.active = obj
     bpy.ops.export_scene.fbx(
-        filepath=job["fbx"], check_extension=False, use_selection=True,
+        filepath=job["fbx"], use_selection=True,
         object_types={"ARMATURE", "MESH"}, add_leaf_bones=False, bake_anim=True,
         bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
         bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0)

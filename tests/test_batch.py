@@ -124,7 +124,7 @@ def test_two_actors_match_generate_bit_for_bit(tmp_path, speech, models):
     assert m.fps == 24
     bvh = (out / "ep1/l2.bvh").read_text().splitlines()
     assert bvh[0] == "HIERARCHY" and bvh[1] == "ROOT pelvis"
-    assert f"Frames: {m.num_frames}" in bvh and "Frame Time: 0.04166667" in bvh
+    assert f"Frames: {m.num_frames}" in bvh and "Frame Time: 0.0416666666667" in bvh
     assert len(bvh[-1].split()) == 6 + 3 * 54
 
 

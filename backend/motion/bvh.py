@@ -125,7 +125,7 @@ def bvh_text(poses: np.ndarray, trans: np.ndarray, fps: float,
     euler = np.degrees(matrix_to_euler_zxy(axis_angle_to_matrix(poses[:, order])))
     root = (rest[0] + trans) * scale
     values = np.concatenate([root, euler.reshape(len(euler), -1)], axis=1)
-    lines += ["MOTION", f"Frames: {len(values)}", f"Frame Time: {1.0 / fps:.8f}"]
+    lines += ["MOTION", f"Frames: {len(values)}", f"Frame Time: {1.0 / fps:.12g}"]
     lines += [" ".join(f"{v:.6f}" for v in row) for row in values]
     return "\n".join(lines) + "\n"
 
