@@ -29,9 +29,13 @@ class FbxSetupError(ValueError):
 
 
 def default_addon_dir() -> Path | None:
-    """The add-on beside the backend in a source checkout (`rag_gesture_addon/`)."""
-    here = Path(__file__).resolve().parents[2] / "rag_gesture_addon"
-    return here if (here / SCRIPT_NAME).is_file() else None
+    """The add-on that came with this backend: `rag_gesture_addon/` beside `backend/` in a
+    source checkout, or the extension folder around `backend_src/` in an installed one."""
+    top = Path(__file__).resolve().parents[2]
+    for here in (top / "rag_gesture_addon", top.parent):
+        if (here / SCRIPT_NAME).is_file():
+            return here
+    return None
 
 
 def blender_command(blender: str | None, addon: Path | None, rig: Path,
@@ -82,19 +86,13 @@ class FbxDone:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class FbxExporter:
-    """One headless Blender, fed jobs in order from a thread; results come back on a queue."""
+class _Blender:
+    """One headless Blender with the rig loaded, answering one job at a time."""
 
-    def __init__(self, command: list[str], restarts: int = 2) -> None:
+    def __init__(self, command: list[str]) -> None:
         self.command = command
-        self.restarts = restarts
-        self.jobs: queue.Queue[FbxJob | None] = queue.Queue()
-        self.results: queue.Queue[FbxDone] = queue.Queue()
         self.proc: subprocess.Popen[str] | None = None
-        self.ready_info: dict[str, Any] = {}
-        self._thread: threading.Thread | None = None
 
-    # ---------------------------------------------------------------- the Blender process
     def _read_answer(self) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
         for raw in self.proc.stdout:
@@ -105,22 +103,20 @@ class FbxExporter:
 
     def start(self) -> dict[str, Any]:
         """Start Blender and load the rig; FbxSetupError with Blender's sentence if it fails."""
+        # Own session: a Ctrl-C in the terminal reaches the batch, which stops Blender itself.
         self.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1)
+                                     text=True, bufsize=1, start_new_session=True)
         info = self._read_answer()
         if not info.get("ready"):
             self.close()
             raise FbxSetupError(f"the rig cannot take motion: {info.get('error')}")
-        self.ready_info = info
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, daemon=True)
-            self._thread.start()
         return info
 
-    def _export(self, job: FbxJob) -> FbxDone:
+    def export(self, job: FbxJob) -> FbxDone:
+        """RuntimeError: Blender could not export (it goes on); OSError/FbxSetupError: it died."""
         assert self.proc is not None and self.proc.stdin is not None
-        with atomic_output(job.fbx, fsync=True) as tmp:
+        with atomic_output(job.fbx) as tmp:
             self.proc.stdin.write(json.dumps({"npz": str(job.npz), "fbx": str(tmp),
                                               "name": job.name}) + "\n")
             self.proc.stdin.flush()
@@ -129,43 +125,88 @@ class FbxExporter:
                 raise RuntimeError(reply.get("error") or "Blender could not export the FBX")
         return FbxDone(job.key, job.fbx, True, info=reply)
 
-    def _serve(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if kill:
+            self.proc.kill()
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+class FbxExporter:
+    """`processes` headless Blenders fed from one job queue; results come back on a queue.
+
+    A Blender that dies is restarted (at most `restarts` times in all); its job fails with
+    one sentence and the rest go on.
+    """
+
+    def __init__(self, command: list[str], processes: int = 1, restarts: int = 2) -> None:
+        self.command = command
+        self.restarts = restarts
+        self.jobs: queue.Queue[FbxJob | None] = queue.Queue()
+        self.results: queue.Queue[FbxDone] = queue.Queue()
+        self.blenders = [_Blender(command) for _ in range(max(1, processes))]
+        self.ready_info: dict[str, Any] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def start(self) -> dict[str, Any]:
+        """Start every Blender (FbxSetupError if the rig cannot take motion)."""
+        try:
+            for b in self.blenders:
+                self.ready_info = b.start()
+        except BaseException:
+            for b in self.blenders:
+                b.close(kill=True)
+            raise
+        for b in self.blenders:
+            t = threading.Thread(target=self._serve, args=(b,), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self.ready_info
+
+    def _restart(self, blender: _Blender) -> None:
+        blender.close(kill=True)
+        with self._lock:
+            if self.restarts <= 0 or self._stopping:
+                return
+            self.restarts -= 1
+        try:
+            blender.start()
+        except (OSError, FbxSetupError):
+            pass
+
+    def _serve(self, blender: _Blender) -> None:
         while (job := self.jobs.get()) is not None:
             try:
-                done = self._export(job)
+                done = blender.export(job)
             except RuntimeError as exc:
                 done = FbxDone(job.key, job.fbx, False, str(exc))
-            except (OSError, ValueError, FbxSetupError) as exc:  # Blender died: restart it
+            except (OSError, ValueError, FbxSetupError) as exc:
                 done = FbxDone(job.key, job.fbx, False, f"Blender stopped while exporting "
                                f"({exc})")
-                self.close()
-                if self.restarts > 0:
-                    self.restarts -= 1
-                    try:
-                        self.start()
-                    except (OSError, FbxSetupError):
-                        pass
+                self._restart(blender)
             self.results.put(done)
 
-    # ---------------------------------------------------------------- caller side
     def submit(self, job: FbxJob) -> None:
         self.jobs.put(job)
 
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                if self.proc.stdin:
-                    self.proc.stdin.close()
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
-
     def shutdown(self, wait: bool = True) -> None:
-        """Stop after the queued jobs (wait) or at once."""
-        if not wait and self.proc is not None:
-            self.proc.kill()
-        self.jobs.put(None)
-        if self._thread is not None and wait:
-            self._thread.join()
-        self.close()
+        """Stop after the queued jobs (wait) or at once (kill Blender; temp files go)."""
+        if not wait:
+            self._stopping = True
+            for b in self.blenders:
+                b.close(kill=True)
+        for _ in self._threads:
+            self.jobs.put(None)
+        for t in self._threads:
+            t.join(timeout=None if wait else 10)
+        for b in self.blenders:
+            b.close()

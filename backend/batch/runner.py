@@ -71,6 +71,7 @@ class BatchOptions:
     rig_armature: str | None = None
     blender: str | None = None
     addon: Path | None = None
+    fbx_processes: int = 1
     progress: bool = True
     actor_status: float = 0.0  # seconds between per-actor tables (0: only on SIGUSR1)
     startup_timeout: float = 600.0
@@ -556,7 +557,7 @@ class Batch:
     def start_fbx(self) -> None:
         if self.fbx_command is None:
             return
-        self.fbx = FbxExporter(self.fbx_command)
+        self.fbx = FbxExporter(self.fbx_command, self.opts.fbx_processes)
         self.fbx.start()
 
     def cancel(self, plans: list[Plan]) -> None:

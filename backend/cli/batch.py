@@ -72,6 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "FBX export (default: blender on the PATH)")
     x.add_argument("--addon", help="the RAG-Gesture add-on folder whose retarget and key code "
                    "writes the FBX (default: rag_gesture_addon/ of this checkout)")
+    x.add_argument("--fbx-processes", type=int, default=1,
+                   help="headless Blenders writing FBX files side by side (default 1)")
     add_model_options(b)
     b.set_defaults(func=run)
 
@@ -117,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
         report=Path(args.report) if args.report else None, bvh_scale=args.bvh_scale,
         rig=Path(args.rig) if args.rig else None, rig_armature=args.rig_armature,
         blender=args.blender, addon=Path(args.addon) if args.addon else None,
-        progress=not args.no_progress, actor_status=args.actor_status,
-        startup_timeout=args.startup_timeout)
+        fbx_processes=max(1, args.fbx_processes), progress=not args.no_progress,
+        actor_status=args.actor_status, startup_timeout=args.startup_timeout)
     try:
         summary = Batch(opts).run()
     except (ManifestError, BatchError, FbxSetupError, WeightsMissingError) as exc:

@@ -117,17 +117,21 @@ def test_batch_fbx_on_a_mixamo_rig_opens_with_the_keys(backend_python, repo_root
     rig_file = tmp_path / "character.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(rig_file), copy=True)
     manifest = tmp_path / "lines.jsonl"
-    manifest.write_text(json.dumps({"id": "hello", "audio": assets["audio"], "fps": 24}) + "\n")
+    manifest.write_text(json.dumps({"id": "hello", "audio": assets["audio"], "fps": 24,
+                                    "takes": 2}) + "\n")
     out = tmp_path / "out"
     proc = backend(backend_python, repo_root, [
         "-m", "backend.cli", "batch", str(manifest), "--out", str(out), "--format", "fbx",
-        "--rig", str(rig_file), "--blender", sys.executable, "--actors", "1", "--steps", "5",
+        "--rig", str(rig_file), "--blender", sys.executable, "--fbx-processes", "2",
+        "--actors", "1", "--steps", "5",
         "--allow-mismatch", "--no-progress", "--checkpoint", assets["checkpoint"],
         "--bert", assets["bert"], "--wav2vec", assets["wav2vec"], "--device", "cpu"],
         tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
     row = json.loads((out / "report.jsonl").read_text().splitlines()[0])
-    assert row["status"] == "done" and row["outputs"] == ["hello.npz", "hello.fbx"]
+    assert row["status"] == "done"
+    assert row["outputs"] == ["hello.npz", "hello_take2.npz", "hello.fbx", "hello_take2.fbx"]
+    assert (out / "hello_take2.fbx").stat().st_size > 10_000
     assert not list(out.rglob("*.part"))
     motion = ma.load_motion_npz(out / "hello.npz")
     frames = motion["poses"].shape[0]
