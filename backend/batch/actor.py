@@ -28,6 +28,7 @@ class LineJob:
     line: LineSpec
     audio: bytes
     transcript: bytes | None = None
+    bvh_scale: float | None = None  # set: the actor also formats each take as BVH text
 
 
 @dataclass
@@ -36,6 +37,7 @@ class LineOutcome:
 
     id: str
     motions: list[Any] = field(default_factory=list)  # backend.motion.Motion per take
+    bvh: list[str] = field(default_factory=list)  # per take, when the job asked for BVH
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     code: str | None = None
@@ -100,6 +102,11 @@ class LineWorker:
                                            [parse_cue(c) for c in line.cues],
                                            line.guidance_schedule))
             out.motions, out.info = result.motions, result.info
+            if job.bvh_scale is not None:  # formatting is CPU work: spread it over actors
+                from ..motion.bvh import bvh_text
+
+                out.bvh = [bvh_text(m.poses, m.trans, m.fps, scale=job.bvh_scale)
+                           for m in result.motions]
         except Exception as exc:
             code, message, log = describe_exception(exc, self.session.device)
             out.code, out.error = code, message
@@ -107,8 +114,6 @@ class LineWorker:
                 out.info["traceback"] = traceback.format_exc()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-            # The Session caches recent speech by file path; these copies are gone now.
-            self.session._speech.clear()
         out.seconds = time.perf_counter() - t0
         return out
 

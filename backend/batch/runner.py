@@ -184,14 +184,19 @@ class Batch:
         return plan
 
     # ------------------------------------------------------------------ writing
-    def write_exports(self, plan: Plan, motions: list[Any]) -> list[str]:
-        """BVH now; FBX queued to Blender. Returns the outputs written here."""
-        from ..motion.bvh import write_bvh
+    def write_exports(self, plan: Plan, motions: list[Any], bvh: list[str] | None = None
+                      ) -> list[str]:
+        """BVH now (text the actor formatted, when given); FBX queued to Blender.
+        Returns the outputs written here."""
+        from ..atomic import write_text_atomic
+        from ..motion.bvh import bvh_text
 
         written = []
         if "bvh" in plan.exports:
-            for m, path in zip(motions, self.paths(plan.line, "bvh"), strict=True):
-                write_bvh(path, m.poses, m.trans, m.fps, scale=self.opts.bvh_scale)
+            for k, path in enumerate(self.paths(plan.line, "bvh")):
+                m = motions[k]
+                write_text_atomic(path, bvh[k] if bvh else bvh_text(
+                    m.poses, m.trans, m.fps, scale=self.opts.bvh_scale))
                 written.append(self.rel(path))
         if "fbx" in plan.exports:
             assert self.fbx is not None
@@ -221,7 +226,7 @@ class Batch:
         try:
             self.store.save(Record(plan.line.id, "writing", plan.motion_fp, {}, outputs))
             save_takes(self.out / f"{plan.line.id}.npz", outcome.motions)
-            self.write_exports(plan, outcome.motions)
+            self.write_exports(plan, outcome.motions, outcome.bvh)
         except OSError as exc:
             self.settle(plan, "failed", error=f"cannot write the outputs ({exc})",
                         code="write_failed")
@@ -375,7 +380,8 @@ class Batch:
                 plan.attempts += 1
                 job = LineJob(plan.line, plan.line.audio.read_bytes(),
                               plan.line.transcript.read_bytes() if plan.line.transcript
-                              else None)
+                              else None,
+                              self.opts.bvh_scale if "bvh" in plan.exports else None)
                 busy[self.handles[st.name].run.remote(job)] = (st, plan)
                 st.state, st.line, st.since = "busy", plan.line.id, time.time()
             self.poll_fbx()

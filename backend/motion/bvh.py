@@ -126,7 +126,8 @@ def bvh_text(poses: np.ndarray, trans: np.ndarray, fps: float,
     root = (rest[0] + trans) * scale
     values = np.concatenate([root, euler.reshape(len(euler), -1)], axis=1)
     lines += ["MOTION", f"Frames: {len(values)}", f"Frame Time: {1.0 / fps:.12g}"]
-    lines += [" ".join(f"{v:.6f}" for v in row) for row in values]
+    row = " ".join(["%.6f"] * values.shape[1])
+    lines += [row % tuple(v) for v in values.tolist()]
     return "\n".join(lines) + "\n"
 
 
