@@ -285,3 +285,23 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
         np.save(fh, np.arange(3))
     assert np.load(target).tolist() == [0, 1, 2] and not leftover_parts(tmp_path)
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_progress_bar_counts_and_eta():
+    import io
+
+    from backend.batch.report import ActorState, BatchProgress, actor_table
+
+    stream = io.StringIO()
+    bar = BatchProgress(10, stream)
+    bar.work_start = time.perf_counter() - 10.0  # 2 lines generated in 10 s: 0.2 lines/s
+    bar.generated = 2
+    text = bar.text(done=3, failed=1, skipped=2, todo=4)
+    assert "6/10" in text and "done 3" in text and "failed 1" in text and "skipped 2" in text
+    assert "ETA 20s" in text
+    bar.update(3, 1, 2, 4)
+    bar.update(4, 1, 2, 3)  # a log file gets a plain line at most every 10 s
+    assert stream.getvalue().count("\n") == 1 and "ETA" in stream.getvalue()
+    assert "ETA 0s" in bar.text(8, 2, 0, 0)
+    table = actor_table([ActorState("a-0", "busy", "ep1/l3", host="node1:42", lines_done=5)])
+    assert "a-0" in table and "busy" in table and "ep1/l3" in table and "5 lines" in table

@@ -337,7 +337,12 @@ class Batch:
             per = self.opts.gpus_per_actor
             n = self.opts.actors or max(1, int(gpus // per))
             return min(n, lines), threads, per, "cuda"
-        n = self.opts.actors or max(1, int(float(res.get("CPU", 1)) // threads))
+        fit = max(1, int(float(res.get("CPU", 1)) // threads))
+        n = self.opts.actors or fit
+        if address == "local" and n > fit:  # num_cpus is bounded by this machine's cores
+            self.say(f"{n} actors of {threads} thread(s) do not fit on {os.cpu_count()} "
+                     f"cores; using {fit}")
+            n = fit
         return min(n, lines), threads, 0.0, "cpu"
 
     def spawn(self, remote: Any, index: int, threads: int, gpus: float, device: str) -> Any:
