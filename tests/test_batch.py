@@ -168,6 +168,14 @@ def test_resume_skips_unchanged_and_redoes_changed(tmp_path, speech, models):
     assert all("motion unchanged; re-exported bvh" in got[k]["warnings"] for k in LINES)
     assert all((out / f"{k}.bvh").is_file() for k in LINES)
 
+    ckpt = Path(models[models.index("--checkpoint") + 1])  # new weights: every line redone
+    st = ckpt.stat()
+    os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    weights = cli([*base, "--format", "bvh"], tmp_path)
+    assert weights.returncode == 0, weights.stderr
+    assert {r["status"] for r in read_report(out / "report.jsonl")} == {"done"}
+    assert "Ray actor" in weights.stderr
+
     (out / "l4.npz").write_bytes(b"the user's own file")
     rows.append({"id": "l4", "audio": "l1.wav"})
     write_jsonl(manifest, rows)

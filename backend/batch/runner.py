@@ -380,13 +380,18 @@ class Batch:
         last_table = time.time()
         while queue or busy:
             while queue and idle:
-                st = idle.popleft()
                 plan = queue.popleft()
+                try:  # the files were checked at the start, but may have gone since
+                    job = LineJob(plan.line, plan.line.audio.read_bytes(),
+                                  plan.line.transcript.read_bytes() if plan.line.transcript
+                                  else None,
+                                  self.opts.bvh_scale if "bvh" in plan.exports else None)
+                except OSError as exc:
+                    self.settle(plan, "failed", error=f"cannot read the line's files "
+                                f"({exc.strerror or exc}: {exc.filename})", code="bad_line")
+                    continue
+                st = idle.popleft()
                 plan.attempts += 1
-                job = LineJob(plan.line, plan.line.audio.read_bytes(),
-                              plan.line.transcript.read_bytes() if plan.line.transcript
-                              else None,
-                              self.opts.bvh_scale if "bvh" in plan.exports else None)
                 busy[self.handles[st.name].run.remote(job)] = (st, plan)
                 st.state, st.line, st.since = "busy", plan.line.id, time.time()
             self.poll_fbx()
