@@ -328,6 +328,8 @@ class Batch:
         if address == "local":  # a fresh local instance: its token notice is not news
             logging.getLogger("ray._private.authentication.authentication_token_setup"
                               ).setLevel(logging.ERROR)
+            # No usage reports to Ray's makers from a private instance unless asked for.
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         if not ray.is_initialized():
             ray.init(**kwargs)
             self._ray_started = True
