@@ -1,4 +1,4 @@
-"""`rag-gesture` command line: doctor, download, generate, build-db, add-clip, worker.
+"""`rag-gesture` command line: doctor, download, generate, batch, build-db, add-clip, worker.
 
 Threading: the model runs many small matrix products per step. On an idle machine OpenMP's
 default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
@@ -18,7 +18,7 @@ from ..device import DEVICE_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import build_db, generate
+    from . import batch, build_db, generate
 
     ap = argparse.ArgumentParser(prog="rag-gesture", description="RAG-Gesture backend tools")
     ap.add_argument("--version", action="version", version=f"rag-gesture {__version__}")
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--no-progress", action="store_true", help="no progress bars")
     dl.set_defaults(func=_lazy("download", "download"))
     generate.add_parser(sub)
+    batch.add_parser(sub)
     build_db.add_parser(sub)
     build_db.add_clip_parser(sub)
     w = sub.add_parser("worker", help="serve the JSON-lines protocol on stdin/stdout "

@@ -77,15 +77,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(func=run)
 
 
-def take_path(output: Path, i: int) -> Path:
-    return output if i == 0 else output.with_name(f"{output.stem}_take{i + 1}{output.suffix}")
-
-
 def run(args: argparse.Namespace) -> int:
     from rag_gesture_shared.protocol.speech import SpeechInput
 
+    from ..motion.takes import save_takes
     from ..pipeline.engine import GenerateOptions
     from ..pipeline.session import RetrievalOptions, Session
+    from ..retrieval.planner import parse_cue
     from ..worker.protocol import describe_exception
 
     output = Path(args.output)
@@ -119,10 +117,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error ({code}): {message}", file=sys.stderr)
         return 1
     bar.close()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    for i, motion in enumerate(result.motions):
-        path = take_path(output, i)
-        motion.save_npz(path)
+    for path, motion in zip(save_takes(output, result.motions), result.motions, strict=True):
         print(f"wrote {path} ({motion.num_frames} frames at {motion.fps:g} fps, "
               f"{motion.duration:.1f} s)")
     info = result.info
@@ -134,18 +129,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"inserted {ins['clip']} at \"{ins.get('word', '')}\" ({ins.get('label', '')}), "
               f"window {ins['window']}, tokens {ins['tokens'][0]}-{ins['tokens'][1]}")
     return 0
-
-
-def parse_cue(text: str):
-    """`KIND@SECONDS[:CLIP]` -> Cue."""
-    from rag_gesture_shared.protocol.retrieval import CUE_KINDS, Cue
-
-    try:
-        kind, rest = text.split("@", 1)
-        time_text, _, clip = rest.partition(":")
-        if kind not in CUE_KINDS:
-            raise ValueError(kind)
-        return Cue(kind, time=float(time_text), clip=clip or None)
-    except ValueError as exc:
-        raise ValueError(f"cannot read the cue {text!r}; write KIND@SECONDS[:CLIP] with KIND "
-                         "deictic, iconic or metaphoric, e.g. deictic@3.2") from exc

@@ -56,7 +56,7 @@ def test_generate_reports_one_sentence_errors(tmp_path, official_checkpoint, tin
 def test_cue_syntax():
     import pytest
 
-    from backend.cli.generate import parse_cue
+    from backend.retrieval.planner import parse_cue
 
     cue = parse_cue("iconic@5.5:2_scott_0_1_1/30")
     assert (cue.kind, cue.time, cue.clip) == ("iconic", 5.5, "2_scott_0_1_1/30")
