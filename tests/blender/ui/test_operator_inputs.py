@@ -7,7 +7,6 @@ from __future__ import annotations
 import bpy
 import numpy as np
 import pytest
-from mathutils import Matrix
 
 from tests.support.synthetic_rigs import build_rig, mixamo_world
 
@@ -23,35 +22,13 @@ def mixamo_spec(addon_module):
     return build_rig(names, a_pose_deg=40, roll_seed=5, world=mixamo_world())
 
 
-def rig_built_in_edit_mode(spec, name: str) -> bpy.types.Object:
-    """An animator's rig still in Edit Mode after its bones were made, synced into the
-    armature data the way saving the file does (`update_from_editmode`)."""
-    arm = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, arm)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.matrix_world = Matrix(spec.world.tolist())
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    edit = []
-    for b, bone in enumerate(spec.bones):
-        eb = arm.edit_bones.new(bone)
-        eb.head, eb.tail = (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)
-        eb.matrix = Matrix(spec.rest_matrix(b).tolist())
-        eb.length = float(spec.lengths[b])
-        edit.append(eb)
-    for b, p in enumerate(spec.parents):
-        if p >= 0:
-            edit[b].parent = edit[p]
-    obj.update_from_editmode()
-    return obj
-
-
 def test_a_rig_in_edit_mode_is_asked_to_leave_it(addon_module):
     from tests.support.bpy_rigs import make_armature
 
     spec = mixamo_spec(addon_module)
     settings = bpy.context.scene.rag_gesture
-    for obj in (rig_built_in_edit_mode(spec, "Built"), make_armature(spec, "Entered")):
+    for obj in (make_armature(spec, "Built", stay_in_edit_mode=True),
+                make_armature(spec, "Entered")):
         if obj.mode != "EDIT":
             bpy.context.view_layer.objects.active = obj
             bpy.ops.object.mode_set(mode="EDIT")
