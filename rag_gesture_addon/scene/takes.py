@@ -44,8 +44,8 @@ def find_armature(target: str | IdRef) -> Any:
     ref = target if isinstance(target, IdRef) else None
     obj = ref.find(bpy.data.objects) if ref else bpy.data.objects.get(target)
     if obj is None:
-        name = ref.name if ref else target
-        raise RuntimeError(f"the armature '{name}' was deleted or renamed")
+        how = "was deleted while its motion was being made" if ref else "was deleted or renamed"
+        raise RuntimeError(f"the armature '{ref.name if ref else target}' {how}")
     return obj
 
 

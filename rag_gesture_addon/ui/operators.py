@@ -172,8 +172,9 @@ class RAG_GESTURE_OT_generate(GenerateLogic, bpy.types.Operator):
 
 
 class RAG_GESTURE_OT_regenerate(RegenerateLogic, bpy.types.Operator):
-    """Regenerate the motion in the preview range (or the typed frames), keeping everything
-    outside the range and its blend margin, and the locked body parts (ESC cancels)"""
+    """Regenerate the motion in the chosen range (preview range, typed frames or whole take)
+    of the active take, keeping everything outside the range and its blend margin, and the
+    locked body parts (ESC cancels)"""
 
     bl_idname = "rag_gesture.regenerate"
     bl_label = "Regenerate Range"

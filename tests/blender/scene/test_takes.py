@@ -144,3 +144,24 @@ def test_takes_sort_naturally(takes, rig, keys):
     takes.write_takes("Hero", [motion(n=2, seed=i) for i in range(11)], 24.0, 1, "line")
     assert keys.list_takes(obj) == [f"line take {i}" for i in range(1, 12)]
     assert keys.natural_key("Take 2") < keys.natural_key("take 10")
+
+
+def test_writers_find_the_armature_and_take_again_by_session_uid(takes, rig, keys):
+    obj = rig.create_smplx_armature(bpy.context, name="Hero")
+    target = takes.IdRef.of(obj)
+    takes.write_takes(target, [motion(n=30, seed=1), motion(n=30, seed=2)], 24.0, 1, "line")
+    take = takes.IdRef.of(bpy.data.actions["line take 1"])
+    obj.name, bpy.data.actions["line take 1"].name = "Renamed", "blocking pass"
+    keys.use_take(obj, "line take 2")
+    new = motion(n=30, seed=5)
+    name, active = takes.replace_motion_range(target, new, 24.0, 1, 10, 20, take=take)
+    assert (name, active) == ("blocking pass", False)
+    keys.use_take(obj, "blocking pass")
+    back = keys.read_motion(obj, 24.0)
+    np.testing.assert_allclose(back["trans"][9:19], new["trans"][9:19], atol=1e-6)
+    bpy.data.actions.remove(bpy.data.actions["blocking pass"])
+    with pytest.raises(RuntimeError, match="take 'line take 1' was deleted while"):
+        takes.replace_motion_range(target, new, 24.0, 1, 10, 20, take=take)
+    bpy.data.objects.remove(obj)
+    with pytest.raises(RuntimeError, match="armature 'Hero' was deleted while"):
+        takes.write_takes(target, [motion()], 24.0, 1, "line")
