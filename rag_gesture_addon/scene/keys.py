@@ -404,24 +404,42 @@ def _expression_action(obj: Any) -> tuple[Any, Any]:
 
 
 def _key_span(curves: list[Any]) -> tuple[int, int] | None:
-    """(first, last) whole frames covering every key of `curves` (None entries skipped)."""
-    xs = [_key_co(fc)[:, 0] for fc in curves if fc is not None and len(fc.keyframe_points)]
-    if not xs:
+    """(first, last) whole frames covering every key of `curves` (None entries skipped).
+
+    Reads only each curve's first and last key: Blender keeps keys sorted by frame (every
+    editor and ``fcurve.update()`` sort them), and panels call this on every redraw."""
+    ends = [(kp[0].co.x, kp[-1].co.x) for kp in (fc.keyframe_points for fc in curves
+                                                 if fc is not None) if len(kp)]
+    if not ends:
         return None
-    return (math.floor(min(float(x.min()) for x in xs) + 1e-6),
-            math.ceil(max(float(x.max()) for x in xs) - 1e-6))
+    return (math.floor(min(a for a, _ in ends) + 1e-6),
+            math.ceil(max(b for _, b in ends) - 1e-6))
+
+
+_SPANS: dict[int, tuple[tuple[float, ...], tuple[int, int] | None]] = {}
 
 
 def take_frames(obj: Any) -> tuple[int, int] | None:
-    """(first, last) frame of the active take's bone keys, cheaply (panels call it while
-    drawing); the frames `read_motion` covers whenever the take's curves are all the motion's.
-    None without an action or keys."""
+    """(first, last) frame of the active take's bone keys: the frames `read_motion` covers
+    when the take's curves are all the motion's. None without an action or keys.
+
+    Panels call this on every redraw (the sidebar redraws each frame during playback), so
+    the span is kept per action and read again only when the action's own key range
+    (``curve_frame_range``, one C call) changes."""
     ad = obj.animation_data
     action = ad.action if ad is not None else None
     if action is None:
         return None
-    return _key_span([fc for fc in compat.action_fcurves(action, obj)
+    stamp = (*action.curve_frame_range, float(len(compat.action_fcurves(action, obj))))
+    hit = _SPANS.get(action.session_uid)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    span = _key_span([fc for fc in compat.action_fcurves(action, obj)
                       if fc.data_path.startswith("pose.bones")])
+    if len(_SPANS) > 256:
+        _SPANS.clear()
+    _SPANS[action.session_uid] = (stamp, span)
+    return span
 
 
 def read_motion(obj: Any, scene_fps: float, lay: Layout | None = None) -> dict[str, Any]:

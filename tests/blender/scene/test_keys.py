@@ -354,6 +354,21 @@ def test_replace_range_on_a_retargeted_rig_keeps_locked_fingers(keys, compat, ad
     assert {k for k in before if k[0].split(".rotation")[0] in fingers} == kept
 
 
+def test_take_frames_follows_key_edits(keys, rig, compat) -> None:
+    obj = rig.create_smplx_armature(bpy.context, body=False, expressions=False)
+    m = make_motion(40, seed=2)
+    keys.write_motion(obj, m["poses"], m["trans"], None, 30, 30, 5, "Take")
+    assert keys.take_frames(obj) == (5, 44) == (keys.read_motion(obj, 30)["start_frame"], 44)
+    for fc in all_fcurves(compat, obj):  # the animator trims the take's last ten frames
+        for point in reversed(list(fc.keyframe_points)[-10:]):
+            fc.keyframe_points.remove(point)
+        fc.update()
+    assert keys.take_frames(obj) == (5, 34)
+    fc = all_fcurves(compat, obj)[0]
+    fc.keyframe_points.insert(60, 0.5)  # and keys one channel further on
+    assert keys.take_frames(obj) == (5, 60)
+
+
 def test_replace_range_rejects_motion_that_does_not_cover_it(keys, rig) -> None:
     obj = rig.create_smplx_armature(bpy.context)
     m = make_motion(20)
