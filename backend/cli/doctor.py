@@ -38,7 +38,8 @@ def doctor(args: argparse.Namespace) -> int:
     from ..device import pick_device
 
     device, sentence = pick_device(args.device)
-    print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")
+    threads = torch.get_num_threads()
+    print(f"device: {sentence}; {threads} CPU thread{'s' if threads != 1 else ''}")
 
     from ..model.checkpoint import CheckpointError
     from ..model.config import ConfigError

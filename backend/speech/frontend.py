@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag_gesture_shared.protocol.events import TRANSCRIPT_MISMATCH_NOTE
+
 from .. import windows as W
 from ..progress import ProgressFn, StopFn, check
 from .alignment import MISMATCH_THRESHOLD, align_words, alignment_quality
@@ -196,7 +198,7 @@ class SpeechFrontEnd:
         else:
             words, source, quality = self._align(emissions, transcript)
             if quality is not None and quality < MISMATCH_THRESHOLD:
-                msg = (f"the transcript does not seem to match the audio (alignment confidence "
+                msg = (f"{TRANSCRIPT_MISMATCH_NOTE} (alignment confidence "
                        f"{quality:.2f}, expected at least {MISMATCH_THRESHOLD:.2f})")
                 if not allow_mismatch:
                     raise SpeechError(msg + "; check that the text belongs to this recording")

@@ -16,6 +16,7 @@ from typing import Any
 
 from rag_gesture_shared.protocol.control import CancelRequest
 from rag_gesture_shared.protocol.envelope import ProtocolError
+from rag_gesture_shared.protocol.events import TRANSCRIPT_MISMATCH_NOTE
 from rag_gesture_shared.protocol.fields import Fields
 from rag_gesture_shared.protocol.generate import GenerateRequest
 from rag_gesture_shared.protocol.regenerate import RegenerateRequest
@@ -122,7 +123,7 @@ def describe_exception(exc: BaseException, device: str = "cpu") -> tuple[str, st
     if isinstance(exc, AlignmentError):
         return "transcript_mismatch", text, False
     if isinstance(exc, SpeechError):
-        code = "transcript_mismatch" if "does not seem to match" in text else "bad_transcript"
+        code = "transcript_mismatch" if TRANSCRIPT_MISMATCH_NOTE in text else "bad_transcript"
         return code, text, False
     if isinstance(exc, TranscriptError):
         return "bad_transcript", text, False

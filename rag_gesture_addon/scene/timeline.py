@@ -201,15 +201,24 @@ def transcript_fields(scene: bpy.types.Scene, settings: Any, audio: AudioInfo) -
 # --------------------------------------------------------------------------- ranges
 
 
-def frame_range(scene: bpy.types.Scene, settings: Any) -> tuple[int, int]:
-    """(first, last) timeline frames, both included: the preview range (the scene range when
-    it is off) or the typed range."""
+def frame_range(scene: bpy.types.Scene, settings: Any,
+                take: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(first, last) timeline frames, both included, that the animator chose to regenerate:
+    the preview range, the typed range, or the whole take (`take`: its first and last frame).
+
+    The preview range being off is an error, never a silent fallback to the scene range
+    (that would rewrite the whole take without the animator choosing it)."""
     if settings.range_mode == "CUSTOM":
         lo, hi = settings.range_start, settings.range_end
+    elif settings.range_mode == "WHOLE":
+        if take is None:
+            raise TimelineError("There is no take to regenerate yet; press Generate first.")
+        lo, hi = take
     elif scene.use_preview_range:
         lo, hi = scene.frame_preview_start, scene.frame_preview_end
     else:
-        lo, hi = scene.frame_start, scene.frame_end
+        raise TimelineError("The preview range is off: turn it on (the clock button, here "
+                            "or in the Timeline), type the frames, or choose Whole Take.")
     if hi < lo:
         raise TimelineError(f"The range ends (frame {hi}) before it starts (frame {lo}).")
     return int(lo), int(hi)

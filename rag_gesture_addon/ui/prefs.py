@@ -10,6 +10,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from ..shared.requirements import TORCH_REQUIREMENT
 from ..worker import client, jobs, setup
+from .labels import wrapped_label
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the add-on's module: preferences key
 ADDON_DIR = Path(__file__).resolve().parents[1]  # the add-on's folder (zip root)
@@ -213,7 +214,7 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         row.prop(self, "allow_download")
 
         box = layout.box()
-        box.label(text="Worker: " + client.worker_status(), icon="CONSOLE")
+        wrapped_label(box, "Worker: " + client.worker_status(), "CONSOLE", width=90)
         row = box.row(align=True)
         row.operator("rag_gesture.worker_start", text="Start")
         row.operator("rag_gesture.worker_stop", text="Stop")

@@ -17,6 +17,11 @@ CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown", "locks", "takes"
 NEEDED_CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown")  # the add-on's needs
 LOADING_STAGE = "loading models"  # the progress stage of the first request only
 
+# How the worker's sentence about a transcript that does not fit the audio starts: the
+# error `transcript_mismatch` without `allow_mismatch`, a result warning with it (the add-on
+# leaves that warning out when the animator ticked Ignore Transcript Mismatch).
+TRANSCRIPT_MISMATCH_NOTE = "the transcript does not seem to match the audio"
+
 # The error code the client gives a request whose worker process ended under it (the worker
 # never sends it).
 CRASHED = "worker_crashed"

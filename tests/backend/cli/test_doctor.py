@@ -41,3 +41,13 @@ def test_doctor_reports_broken_checkpoint(tmp_path, capsys):
     code = main(["doctor", "--weights", str(tmp_path)])
     assert code == 1
     assert "cannot load" in capsys.readouterr().out
+
+
+def test_doctor_counts_threads_in_words(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_GESTURE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for threads, words in ((1, "; 1 CPU thread\n"), (2, "; 2 CPU threads\n")):
+        proc = subprocess.run([sys.executable, "-m", "backend.cli", "--threads", str(threads),
+                               "doctor", "--device", "cpu", "--weights", str(tmp_path / "none")],
+                              capture_output=True, text=True)
+        assert words in proc.stdout, proc.stdout

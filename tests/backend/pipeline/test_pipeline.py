@@ -8,6 +8,8 @@ for regenerate: identical frames outside the range, locks, and no pops at the bo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -21,7 +23,7 @@ from backend.progress import Cancelled
 from backend.speech.audio import load_audio
 from backend.windows import STRIDE, window_starts
 from rag_gesture_shared.protocol.speech import SpeechInput
-from rag_gesture_shared.skeleton import EYES, LOWER
+from rag_gesture_shared.skeleton import EYES, FACE, LOWER, UPPER
 from tests.support.smplx_synthetic import write_synthetic_smplx
 from tests.support.speech_audio import speak
 
@@ -153,6 +155,21 @@ def test_regenerate_keeps_outside_and_locks(session, audio, long_take, locks):
     if "upper" in locks:
         assert not np.array_equal(new.poses[:, list(LOWER)], m.poses[:, list(LOWER)])
     assert_no_pop(m.poses, new.poses, start, end, 15)
+
+
+def test_regenerate_face_lock_keeps_jaw_eyes_and_expressions(session, audio, long_take):
+    """The face lock keeps what its tooltip names: jaw, eyes (which the model never
+    animates, so an animator's eye keys would otherwise be zeroed) and expressions."""
+    m = long_take.motions[0]
+    poses = m.poses.copy()
+    poses[:, list(EYES)] = np.float32(0.1)  # an animator's eye direction
+    m = replace(m, poses=poses)
+    opts = RegenerateOptions(seed=3, margin=0.5, locks=("face",))
+    new = session.regenerate(source(audio, "long"), m, 240, 330, opts).motions[0]
+    face = [*FACE, *EYES]
+    assert np.array_equal(new.poses[:, face], m.poses[:, face])
+    assert np.array_equal(new.expressions, m.expressions)
+    assert not np.array_equal(new.poses[:, list(UPPER)], m.poses[:, list(UPPER)])
 
 
 def geodesic_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

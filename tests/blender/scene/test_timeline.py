@@ -210,8 +210,9 @@ def test_frame_ranges(tl):
     scene = bpy.context.scene
     settings = scene.rag_gesture
     scene.frame_start, scene.frame_end = 1, 250
-    scene.use_preview_range = False
-    assert tl.frame_range(scene, settings) == (1, 250)
+    scene.use_preview_range = False  # never silently the whole scene (or take)
+    with pytest.raises(tl.TimelineError, match="The preview range is off: turn it on"):
+        tl.frame_range(scene, settings, take=(11, 90))
     scene.use_preview_range = True
     scene.frame_preview_start, scene.frame_preview_end = 40, 60
     assert tl.frame_range(scene, settings) == (40, 60)
@@ -220,6 +221,10 @@ def test_frame_ranges(tl):
     assert tl.frame_range(scene, settings) == (10, 20)
     settings.range_start, settings.range_end = 20, 10
     with pytest.raises(tl.TimelineError, match="ends"):
+        tl.frame_range(scene, settings)
+    settings.range_mode = "WHOLE"  # only when chosen: every frame of the take
+    assert tl.frame_range(scene, settings, take=(11, 90)) == (11, 90)
+    with pytest.raises(tl.TimelineError, match="no take to regenerate"):
         tl.frame_range(scene, settings)
 
     # timeline frames [lo, hi] -> motion frames [start, end) for a motion starting at 11
