@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic_file import atomic_write
 from .skeleton import NUM_BETAS, NUM_EXPRESSIONS, NUM_JOINTS
 
 POSE_COLUMNS = 3 * NUM_JOINTS  # 165
@@ -89,11 +90,12 @@ def write_motion_npz(path: str | os.PathLike[str], poses: Any, trans: Any, expre
                      model: str = DEFAULT_MODEL) -> None:
     """Write the layout above to exactly `path` (float32 arrays, after `check_motion`).
 
-    An open file handle is used so numpy does not append '.npz' to other suffixes.
+    Atomic (`atomic_file`): a failure leaves an earlier file at `path` untouched. An open file
+    handle is used so numpy does not append '.npz' to other suffixes.
     """
     m = check_motion(poses, trans, expressions, fps, betas, gender, model)
     n = m["poses"].shape[0]
-    with open(path, "wb") as fh:
+    with atomic_write(path) as fh:
         np.savez(
             fh,
             betas=m["betas"],
