@@ -1,11 +1,12 @@
 """Writing a file so that it is either the old file or the complete new one, never a fragment.
 
 Every file the project writes (motion .npz, bone-map presets, gesture-database arrays, the
-DDIM inversion store, copies of packed sounds) goes through `atomic_write`: the bytes go to a
-hidden temporary file in the target's own folder (a rename is only atomic within one file
-system), which is flushed to disk and then renamed over the target. A failure at any point
-(disk full, Ctrl-C, a bug in the writer) removes the temporary file and leaves the previous
-file exactly as it was.
+DDIM inversion store, copies of packed sounds) goes through `atomic_write`, or `AtomicGroup`
+for files that belong together (the takes of one generation, the windows of one clip): the
+bytes go to a hidden temporary file in the target's own folder (a rename is only atomic
+within one file system), which is flushed to disk and then renamed over the target. A failure
+at any point (disk full, Ctrl-C, a bug in the writer) removes the temporary file and leaves
+the previous file exactly as it was.
 
 The temporary file is created with mode 0o666 filtered by the umask, like any new file, and
 takes the existing file's permission bits when it replaces one, so an atomic write does not
@@ -25,17 +26,12 @@ from typing import IO, Any
 TEMP_SUFFIX = ".tmp"
 
 
-def temp_path_for(path: str | os.PathLike[str]) -> Path:
-    """A fresh hidden name beside `path`: `.NAME.<random>.tmp` (no file is created)."""
-    p = Path(path)
-    return p.with_name(f".{p.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-
-
 def _create_temp(path: Path) -> tuple[int, Path]:
-    """Open a new temporary file beside `path` (O_EXCL: never an existing file)."""
+    """Open a new hidden file `.NAME.<random>.tmp` beside `path` (O_EXCL: never an existing
+    file; mode 0o666 less the umask, as for any new file)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = temp_path_for(path)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
@@ -55,15 +51,64 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def commit(tmp: str | os.PathLike[str], path: str | os.PathLike[str],
-           durable: bool = True) -> None:
+def _commit(tmp: Path, path: Path) -> None:
     """Rename the finished temporary file `tmp` over `path` (keeping `path`'s permissions)."""
-    tmp, path = Path(tmp), Path(path)
     with contextlib.suppress(OSError):
         os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
     os.replace(tmp, path)
-    if durable:
-        _fsync_folder(path.parent)
+
+
+class AtomicGroup:
+    """Files that replace their targets together when the `with` block ends normally.
+
+    Each `write(path)` goes to its own temporary file beside `path`; nothing is renamed until
+    every file is complete, so a failure half-way through (the third take of three, one
+    window of a clip) leaves every earlier file as it was and removes every temporary file.
+    `durable` fsyncs each file before the renames and each folder after them, so a power cut
+    cannot leave an empty file under a new name; caches that are cheap to rebuild skip it.
+    """
+
+    def __init__(self, durable: bool = True) -> None:
+        self.durable = durable
+        self._staged: list[tuple[Path, Path]] = []
+
+    @contextlib.contextmanager
+    def write(self, path: str | os.PathLike[str], mode: str = "wb", *,
+              encoding: str | None = None, newline: str | None = None) -> Iterator[IO[Any]]:
+        """An open temporary file that becomes `path`; `mode` "wb", or "w" for text."""
+        if mode not in ("wb", "w"):
+            raise ValueError(f"atomic writes are whole files: mode 'wb' or 'w', not {mode!r}")
+        fd, tmp = _create_temp(Path(path))
+        try:
+            with open(fd, mode, encoding=encoding, newline=newline) as fh:
+                yield fh
+                fh.flush()
+                if self.durable:
+                    os.fsync(fh.fileno())
+        except BaseException:  # even if the caller goes on, this file is never renamed
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._staged.append((tmp, Path(path)))
+
+    def __enter__(self) -> AtomicGroup:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        staged, self._staged = self._staged, []
+        try:
+            if exc_type is None:
+                for i, (tmp, path) in enumerate(staged):
+                    _commit(tmp, path)
+                    staged[i] = (path, path)  # renamed: nothing left to remove
+                if self.durable:
+                    for folder in dict.fromkeys(path.parent for _, path in staged):
+                        _fsync_folder(folder)
+        finally:
+            for tmp, path in staged:
+                if tmp != path:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -71,25 +116,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *, encoding: st
                  newline: str | None = None, durable: bool = True) -> Iterator[IO[Any]]:
     """Open a temporary file beside `path`; when the block ends normally it replaces `path`.
 
-    `mode` is "wb" or "w" (text, with `encoding` and `newline` as for `open`). `durable`
-    fsyncs the data before the rename (and the folder after it), so a power cut cannot leave
-    an empty file under the new name; caches that are cheap to rebuild may skip it. If the
-    block raises (including KeyboardInterrupt), the temporary file is removed and `path` is
-    untouched.
+    `mode` is "wb" or "w" (text, with `encoding` and `newline` as for `open`); `durable` as
+    for `AtomicGroup`. If the block raises (KeyboardInterrupt included), the temporary file is
+    removed and `path` is untouched.
     """
-    if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_write writes whole files: mode 'wb' or 'w', not {mode!r}")
-    path = Path(path)
-    fd, tmp = _create_temp(path)
-    try:
-        with open(fd, mode, encoding=encoding, newline=newline) as fh:
-            yield fh
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        commit(tmp, path, durable)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
+    with AtomicGroup(durable) as group, group.write(path, mode, encoding=encoding,
+                                                   newline=newline) as fh:
+        yield fh

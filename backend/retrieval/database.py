@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag_gesture_shared.atomic_file import AtomicGroup
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 
 from ..motion.motion import Motion
@@ -261,22 +262,22 @@ class GestureDatabase:
 
     # ------------------------------------------------------------------ writing
     def _write_clip(self, clip: str, source: str, windows: list[_Window]) -> None:
-        """Arrays first (overwriting leftovers of an interrupted run), then one transaction."""
-        for w in windows:
-            path = self._array_path(w.name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays = {
-                "poses": w.motion.poses,
-                "trans": w.motion.trans,
-                "expressions": w.motion.expressions,
-                "betas": w.motion.betas,
-            }
-            if w.features is not None:
-                arrays["token_features"] = np.asarray(w.features, np.float32)
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
+        """Arrays first, all together (overwriting leftovers of an interrupted run; a failure
+        keeps every earlier array file), then one transaction."""
+        with AtomicGroup() as group:
+            for w in windows:
+                path = self._array_path(w.name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                arrays = {
+                    "poses": w.motion.poses,
+                    "trans": w.motion.trans,
+                    "expressions": w.motion.expressions,
+                    "betas": w.motion.betas,
+                }
+                if w.features is not None:
+                    arrays["token_features"] = np.asarray(w.features, np.float32)
+                with group.write(path) as fh:
+                    np.savez(fh, **arrays)
         con = self._con
         with con:
             self._delete_clip_rows(clip)

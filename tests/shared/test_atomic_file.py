@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from rag_gesture_shared.atomic_file import atomic_write
+from rag_gesture_shared.atomic_file import AtomicGroup, atomic_write
 from tests.support.faults import disk_full, folder_files
 
 
@@ -71,3 +71,34 @@ def test_permissions_follow_the_umask_or_the_replaced_file(tmp_path):
 def test_only_whole_file_modes(tmp_path):
     with pytest.raises(ValueError, match="whole files"), atomic_write(tmp_path / "a", "ab"):
         pass
+
+
+def test_a_group_replaces_all_files_or_none(tmp_path):
+    paths = [tmp_path / f"take{i}.npz" for i in (1, 2, 3)]
+    for p in paths:
+        p.write_bytes(b"old")
+    with pytest.raises(OSError), AtomicGroup() as group:
+        for i, p in enumerate(paths):
+            with group.write(p) as fh:
+                if i == 2:
+                    raise OSError(28, "No space left on device")
+                fh.write(b"new")
+    assert [p.read_bytes() for p in paths] == [b"old"] * 3
+    assert folder_files(tmp_path) == {p.name for p in paths}
+    with AtomicGroup() as group:
+        for p in paths:
+            with group.write(p) as fh:
+                fh.write(b"new")
+    assert [p.read_bytes() for p in paths] == [b"new"] * 3
+    assert folder_files(tmp_path) == {p.name for p in paths}
+
+
+def test_a_failed_member_is_never_renamed_even_if_the_caller_goes_on(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("old")
+    with AtomicGroup() as group:
+        with pytest.raises(RuntimeError), group.write(path, "w") as fh:
+            fh.write("half")
+            raise RuntimeError
+    assert path.read_text() == "old"
+    assert folder_files(tmp_path) == {"a.txt"}

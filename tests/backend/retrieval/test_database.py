@@ -242,3 +242,25 @@ def test_queries_rank_expected_window(built):
         q = QueryPoint("gesture", "idea", "metaphoric", 1.0, 2.0)
         ranked = search(q, records, speaker=SCOTT, method="gesture_type")
         assert ranked[0].name.startswith("2_scott_0_2_2/") and ranked[0].bound.text == "idea"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # numpy savez
+def test_replacing_a_clip_on_a_full_disk_keeps_its_arrays(tmp_path, monkeypatch):
+    from tests.support.faults import disk_full, folder_files
+
+    npz = tmp_path / "take.npz"
+    write_motion(npz, 30 * 25, seed=9)  # several windows
+    words = [Word("hello", 1.0, 1.4), Word("there", 12.0, 12.5)]
+    with GestureDatabase(tmp_path / "db") as db:
+        names = db.add_user_clip(npz, words, speaker=0, name="take")
+        folder = db.arrays / "take"
+        before = {n: (folder / n).read_bytes() for n in folder_files(folder)}
+        assert len(before) == len(names) > 2
+        one = min(len(b) for b in before.values())
+        write_motion(npz, 30 * 25, seed=10)
+        disk_full(monkeypatch, after=2 * one + one // 2)  # fails in the third window
+        with pytest.raises(OSError, match="No space"):
+            db.add_user_clip(npz, words, speaker=0, name="take", replace=True)
+        monkeypatch.undo()
+        assert {n: (folder / n).read_bytes() for n in folder_files(folder)} == before
+        assert db.names() == names
