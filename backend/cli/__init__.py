@@ -59,12 +59,18 @@ def _lazy(module: str, name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C is one line, "cancelled", and exit code 130 (every file is
+    written atomically, so nothing is left half-written)."""
     args = build_parser().parse_args(argv)
-    if args.threads:
-        import torch
+    try:
+        if args.threads:
+            import torch
 
-        torch.set_num_threads(args.threads)
-    return args.func(args)
+            torch.set_num_threads(args.threads)
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -37,9 +38,11 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar's line (once)."""
         if self.stage:
             self.stream.write("\n")
             self.stream.flush()
+            self.stage = ""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,56 +76,79 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(DB/inversions/, capped by RAG_GESTURE_INVERSION_STORE_GB, default 2)")
     g.add_argument("-o", "--output", required=True,
                    help="output .npz; extra takes are written as NAME_take2.npz, ...")
+    g.add_argument("--force", action="store_true",
+                   help="replace output files that already exist (all takes are replaced "
+                   "together, or none)")
     add_model_options(g)
     g.set_defaults(func=run)
 
 
-def take_path(output: Path, i: int) -> Path:
-    return output if i == 0 else output.with_name(f"{output.stem}_take{i + 1}{output.suffix}")
+# How the worker's field names read on this command line (the rest: --field-name).
+CLI_OPTIONS = {"audio": "the audio file", "retrieval.method": "--retrieval",
+               "retrieval.database": "--db", "retrieval.cues": "--cue",
+               "retrieval.inversion_store": "--no-inversion-store"}
+
+
+def request_message(args: argparse.Namespace, cues: list) -> dict:
+    """The command line as a worker `generate` request, so both check it by the same rules."""
+    msg = {"type": "generate", "id": "cli", "audio": args.audio, "speaker": args.speaker,
+           "seed": args.seed, "takes": args.takes, "steps": args.steps, "fps": args.fps,
+           "allow_mismatch": args.allow_mismatch,
+           "retrieval": {"method": args.retrieval, "database": args.db,
+                         "cues": [c.to_message() for c in cues],
+                         "guidance_schedule": args.guidance_schedule,
+                         "inversion_store": not args.no_inversion_store}}
+    for name in ("transcript", "text"):
+        if getattr(args, name) is not None:
+            msg[name] = getattr(args, name)
+    return msg
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag_gesture_shared.protocol.speech import SpeechInput
+    """Exit 0: written; 2: refused before any model loaded; 1: failed during the work
+    (130, cancelled, is `main`'s)."""
+    from rag_gesture_shared.protocol.envelope import ProtocolError
 
-    from ..pipeline.engine import GenerateOptions
-    from ..pipeline.session import RetrievalOptions, Session
-    from ..worker.protocol import describe_exception
+    from ..pipeline.session import Session, check_request
+    from ..worker.protocol import describe_exception, parse_request
+    from .outputs import OutputError, check_output, write_takes
 
-    output = Path(args.output)
-    if output.suffix != ".npz":
-        print("error: the output must be a .npz file (BEAT2/AMASS layout)", file=sys.stderr)
-        return 2
+    output = Path(args.output).expanduser()
     try:
-        cues = [parse_cue(c) for c in args.cue]
-    except ValueError as exc:
+        req = parse_request(request_message(args, [parse_cue(c) for c in args.cue]),
+                            CLI_OPTIONS)
+        assert req.speech is not None and req.options is not None
+        checked = check_request(req.speech, req.retrieval)
+        frames = math.ceil(checked.duration * req.options.fps)
+        notes = check_output(output, req.options.takes, frames, args.force)
+    except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        retrieval = RetrievalOptions(args.retrieval, args.db, cues, args.guidance_schedule,
-                                     inversion_store=not args.no_inversion_store)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ProtocolError, ValueError) as exc:  # the worker's codes and sentences
+        code, message, _ = describe_exception(exc)
+        print(f"error ({code}): {message}", file=sys.stderr)
         return 2
     session = Session(session_config(args))
     print(f"device: {session.device_note}", file=sys.stderr)
     bar = ProgressBar()
     try:
-        result = session.generate(
-            SpeechInput(audio=args.audio, transcript=args.transcript, text=args.text,
-                        allow_mismatch=args.allow_mismatch),
-            GenerateOptions(speaker=args.speaker, seed=args.seed, takes=args.takes,
-                            steps=args.steps, fps=args.fps), progress=bar,
-            retrieval=retrieval)
+        result = session.generate(req.speech, req.options, progress=bar,
+                                  retrieval=req.retrieval)
     except Exception as exc:  # one sentence for the user, as the worker does
         bar.close()
         code, message, _ = describe_exception(exc, session.device)
         print(f"error ({code}): {message}", file=sys.stderr)
         return 1
-    bar.close()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    for i, motion in enumerate(result.motions):
-        path = take_path(output, i)
-        motion.save_npz(path)
+    finally:
+        bar.close()  # also on Ctrl-C: `cancelled` then starts on its own line
+    try:
+        paths = write_takes(output, result.motions)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"note: {note}")
+    for path, motion in zip(paths, result.motions, strict=True):
         print(f"wrote {path} ({motion.num_frames} frames at {motion.fps:g} fps, "
               f"{motion.duration:.1f} s)")
     info = result.info
