@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rag_gesture_shared.protocol.generate import DEFAULT_FPS
 from rag_gesture_shared.protocol.retrieval import DEFAULT_GUIDANCE_SCHEDULE, METHODS
-from rag_gesture_shared.protocol.sampling import OFFICIAL_STEPS
+from rag_gesture_shared.protocol.sampling import MAX_STEPS, MIN_STEPS, OFFICIAL_STEPS
 
 from .options import add_model_options, session_config
 
@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--takes", type=int, default=1, help="alternatives generated in one batch")
     g.add_argument("--steps", type=int, default=OFFICIAL_STEPS,
-                   help="DDIM steps (50 = the official schedule; fewer is faster)")
+                   help=f"DDIM steps, {MIN_STEPS}-{MAX_STEPS} (50 = the official schedule; "
+                   "fewer is faster, more follows the schedule's shape more finely)")
     g.add_argument("--fps", type=float, default=DEFAULT_FPS,
                    help=f"output frame rate (default {DEFAULT_FPS:g})")
     g.add_argument("--allow-mismatch", action="store_true",
