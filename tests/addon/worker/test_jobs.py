@@ -241,10 +241,14 @@ def test_doctor_findings_in_plain_words():
     assert found[0] == "Device: CPU (as requested); 2 CPU threads."
     assert found[1].startswith("The RAG-Gesture weights are missing")
     lines = ["device: CPU", "weights: /w/epoch_64.pth",
-             "  warning: the speech model bert-base-cased is missing from the cache",
-             "all good"]
-    found = setup.doctor_findings(lines, 0, ignore=["bert-base-cased"])
-    assert found == ["Device: CPU.", "Weights: /w/epoch_64.pth",
-                     "All good: the backend is ready."]
+             "  problem: BertModel could not be loaded from the folder /b; download it",
+             "1 problem(s) found"]
+    assert setup.doctor_findings(lines, 1) == [
+        "Device: CPU.", "Weights: /w/epoch_64.pth",
+        "BertModel could not be loaded from the folder /b; download it."]
+    assert setup.doctor_findings(["device: CPU", "all good"], 0) == [
+        "Device: CPU.", "All good: the backend is ready."]
+    assert setup.doctor_command("/venv/python", ["--device", "cpu", "--bert", "/b"]) == [
+        "/venv/python", "-m", "backend.cli", "doctor", "--device", "cpu", "--bert", "/b"]
     assert setup.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
         "The backend is not installed in this interpreter: press Set up backend."]
