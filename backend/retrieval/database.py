@@ -110,6 +110,28 @@ class _Window:
     features: np.ndarray | None
 
 
+# A clip name becomes a folder under arrays/ and the CLIP of a `--cue KIND@T:CLIP/START`.
+MAX_CLIP_NAME = 100
+_UNSAFE_NAME_CHARS = set('/\\:*?"<>|')
+
+
+def check_clip_name(name: str) -> str:
+    """`name` if it is safe as a folder name on every system, else ValueError: no `.`/`..`,
+    no path separators or characters Windows refuses, no control characters, no leading or
+    trailing space or trailing dot, at most MAX_CLIP_NAME characters."""
+    bad = sorted({c for c in name if c in _UNSAFE_NAME_CHARS or ord(c) < 32})
+    why = ("it is empty" if not name.strip() else
+           "it names a folder, not a clip" if name in (".", "..") else
+           f"it contains {' '.join(repr(c) for c in bad)}" if bad else
+           "it starts or ends with a space or ends with a dot"
+           if name != name.strip() or name.endswith(".") else
+           f"it is longer than {MAX_CLIP_NAME} characters" if len(name) > MAX_CLIP_NAME else "")
+    if why:
+        raise ValueError(f"the clip name {name!r} cannot be used because {why}; give --name "
+                         "with letters, digits, '-', '_' or '.'")
+    return name
+
+
 class GestureDatabase:
     """SQLite metadata + per-window motion arrays in the directory `path` (created if needed).
 
@@ -241,7 +263,11 @@ class GestureDatabase:
         return row[0]
 
     def _array_path(self, name: str) -> Path:
-        return self.arrays / f"{name}.npz"
+        path = self.arrays / f"{name}.npz"
+        inside = os.path.normpath(path).startswith(os.path.join(os.path.normpath(self.arrays), ""))
+        if not inside:  # never a file outside arrays/, whatever a name holds
+            raise ValueError(f"the window name {name!r} points outside the database")
+        return path
 
     def window_motion(self, name: str) -> Motion:
         """The 15-fps motion (150 frames) of window `name`."""
@@ -402,9 +428,7 @@ class GestureDatabase:
         file name, else the default speaker.
         """
         motion_npz = Path(motion_npz)
-        name = name or motion_npz.stem
-        if "/" in name or "\\" in name or not name.strip():
-            raise ValueError(f"clip name may not be empty or contain slashes: {name!r}")
+        name = check_clip_name(name or motion_npz.stem)
         exists = self._con.execute("SELECT status FROM clips WHERE clip = ?", (name,)).fetchone()
         if exists is not None and exists[0] == "done" and not replace:
             raise ValueError(f"a clip named {name!r} is already in the database")

@@ -264,3 +264,40 @@ def test_replacing_a_clip_on_a_full_disk_keeps_its_arrays(tmp_path, monkeypatch)
         monkeypatch.undo()
         assert {n: (folder / n).read_bytes() for n in folder_files(folder)} == before
         assert db.names() == names
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("..", "it names a folder, not a clip"),
+    (".", "it names a folder, not a clip"),
+    ("../escape", "it contains '/'"),
+    ("a\\b", "it contains '\\\\'"),
+    ("take:1", "it contains ':'"),
+    ("   ", "it is empty"),
+    ("take.", "ends with a dot"),
+    ("x" * 101, "longer than 100 characters"),
+])
+def test_add_clip_refuses_names_that_are_not_plain_folder_names(tmp_path, name, why):
+    npz = tmp_path / "take.npz"
+    write_motion(npz, 30 * 4, seed=3)
+    db_path = tmp_path / "db"
+    with GestureDatabase(db_path) as db, pytest.raises(ValueError) as err:
+        db.add_user_clip(npz, [Word("hello", 0.5, 0.9)], speaker=0, name=name)
+    assert why in str(err.value) and "give --name" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db", "take.npz"]
+    assert not (db_path / "arrays").exists()
+
+
+def test_add_clip_command_refuses_dot_dot(tmp_path, capsys):
+    from backend.cli import main
+
+    npz = tmp_path / "take.npz"
+    write_motion(npz, 30 * 4, seed=3)
+    words = tmp_path / "w.json"
+    words.write_text('[{"word": "hello", "start": 0.5, "end": 0.9}]')
+    code = main(["add-clip", str(npz), "--words", str(words), "--db", str(tmp_path / "db"),
+                 "--speaker", "0", "--name", ".."])
+    assert code == 1
+    assert capsys.readouterr().err == ("error: the clip name '..' cannot be used because it "
+                                       "names a folder, not a clip; give --name with letters, "
+                                       "digits, '-', '_' or '.'\n")
+    assert not list((tmp_path / "db").glob("*.npz"))
