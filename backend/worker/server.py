@@ -93,7 +93,8 @@ class _Worker:
         self.finished = False
         self.timer: threading.Timer | None = None
         self.seq = 0
-        self.root = Path(tempfile.mkdtemp(prefix="rag-gesture-worker-"))  # mode 0700
+        self.root = Path(tempfile.mkdtemp(prefix="rag-gesture-worker-",  # mode 0700
+                                          dir=results_parent()))
 
     # ----- output ----------------------------------------------------------------------
     def emit(self, event: dict[str, Any], scoped: bool = False) -> bool:
@@ -312,6 +313,13 @@ class _Worker:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def results_parent() -> str | None:
+    """Where the private result folder goes: inside the client's folder when it names one
+    (E.RESULTS_PARENT_ENV), else the system's temporary folder."""
+    parent = os.environ.get(E.RESULTS_PARENT_ENV)
+    return parent if parent and os.path.isdir(parent) else None
 
 
 def serve(config: SessionConfig, stdin: IO[Any], stdout: IO[Any],

@@ -198,6 +198,34 @@ def test_worker_command_and_environment(monkeypatch):
     assert env["PYTHONPATH"] == "/src" + os.pathsep + "/elsewhere"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a shebang script as the interpreter")
+def test_a_crashed_worker_never_gets_a_reported_folder_removed(tmp_path):
+    """The child names any folder as its results_dir and dies: the client removes only its
+    own folder (where it asked the worker to put results), never the reported one."""
+    import json
+    import stat
+
+    victim = tmp_path / "animators_work"
+    victim.mkdir()
+    (victim / "shot.blend").write_bytes(b"precious")
+    hello = {"v": 1, "type": "hello", "protocol": 1, "capabilities": [],
+             "results_dir": str(victim)}
+    fake = tmp_path / "python"
+    fake.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                    "parent = os.environ.get('RAG_GESTURE_RESULTS_PARENT')\n"
+                    "parent and open(os.path.join(parent, 'seen'), 'w')\n"
+                    f"print({json.dumps(json.dumps(hello))}, flush=True)\nsys.exit(1)\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    client = client_mod.WorkerClient(str(fake), [])
+    own = client.tempdir
+    assert client.wait_hello(30)["results_dir"] == str(victim)
+    told = (own / "results" / "seen").is_file()  # the env var named the client's folder
+    client.stop(5)
+    assert client.proc.returncode == 1
+    assert (victim / "shot.blend").read_bytes() == b"precious"
+    assert told and not own.exists()
+
+
 def test_missing_interpreter_is_a_sentence(tmp_path):
     with pytest.raises(client_mod.WorkerError, match="does not exist"):
         client_mod.WorkerClient(str(tmp_path / "nope" / "python"), [])

@@ -414,10 +414,13 @@ def test_inputs_are_checked_before_the_models_load(spawn, tiny_bert_dir, tiny_wa
     assert err["code"] == "missing_weights"  # passed every check: only now the models
 
 
-def test_closing_stdin_exits_promptly(spawn, worker_args, audio):
-    w = spawn(worker_args)
+def test_closing_stdin_exits_promptly(spawn, worker_args, audio, tmp_path):
+    client_folder = tmp_path / "client"  # the add-on's own folder: results go inside it
+    client_folder.mkdir()
+    w = spawn(worker_args, {"RAG_GESTURE_RESULTS_PARENT": str(client_folder)})
     results_root = Path(w.hello["results_dir"])
     assert results_root.is_dir() and stat.S_IMODE(results_root.stat().st_mode) == 0o700
+    assert results_root.parent == client_folder
     w.send(generate(audio["eof"], "e1", steps=50, takes=2))
     w.until(lambda e: e.get("id") == "e1" and e["type"] == "progress"
             and e["stage"] != "loading models")
