@@ -45,17 +45,25 @@ def _existing_folder(path: Path) -> Path:
     return folder
 
 
-def _probe_writable(folder: Path, path: Path) -> None:
+def _probe_writable(folder: Path, path: Path, option: str = "-o") -> None:
     """Create and delete a file in `folder`: exact where permission bits are not (ACLs,
     read-only mounts, Windows)."""
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".rag-gesture-probe-")
     except OSError as exc:
         raise OutputError(f"cannot write {path}: the folder {folder} is not writable "
-                          f"({exc.strerror or exc}); choose another -o") from None
+                          f"({exc.strerror or exc}); choose another {option}") from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """OutputError unless `folder` is (or can be created as) a writable folder."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option} {folder} is a file, not a folder")
+    target = folder / "x"  # the folder itself may still have to be created
+    _probe_writable(_existing_folder(target), folder, option)
 
 
 def check_output(output: Path, takes: int, frames: int, force: bool) -> list[str]:

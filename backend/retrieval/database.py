@@ -39,6 +39,7 @@ from .records import DiscourseRelation, GestureLabel, ProminenceRow, WindowRecor
 from .scoring import with_prominences
 
 DB_FILE = "db.sqlite"
+DB_SUFFIXES = (".sqlite", ".db", ".sqlite3")  # `--db` naming the file instead of its folder
 ARRAYS_DIR = "arrays"
 TokenFeatureFn = Callable[[list[Word]], "np.ndarray | None"]
 
@@ -140,7 +141,7 @@ class GestureDatabase:
 
     def __init__(self, path: str | os.PathLike[str]):
         path = Path(path)
-        if path.suffix in (".sqlite", ".db", ".sqlite3"):
+        if path.suffix in DB_SUFFIXES:
             self.root, self.db_file = path.parent, path
         else:
             self.root, self.db_file = path, path / DB_FILE

@@ -301,3 +301,31 @@ def test_add_clip_command_refuses_dot_dot(tmp_path, capsys):
                                        "names a folder, not a clip; give --name with letters, "
                                        "digits, '-', '_' or '.'\n")
     assert not list((tmp_path / "db").glob("*.npz"))
+
+
+def test_build_db_command_checks_its_folders_before_loading_bert(dataset, tmp_path, capsys,
+                                                                 monkeypatch):
+    from backend.cli import main, outputs
+    from backend.speech import bert
+
+    def trap(*args, **kwargs):
+        raise AssertionError("BERT was loaded before the folders were checked")
+
+    monkeypatch.setattr(bert, "BertWords", trap)
+    assert main(["build-db", "--beat2", str(tmp_path), "--db", str(tmp_path / "db")]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path} is not a BEAT2 folder (no "
+                                       "train_test_split.csv); give --beat2 the "
+                                       "beat_english_v2.0.0 folder\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["build-db", "--beat2", str(dataset), "--db", str(blocker)]) == 2
+    assert capsys.readouterr().err == f"error: --db {blocker} is a file, not a folder\n"
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", read_only)
+    assert main(["build-db", "--beat2", str(dataset), "--db", str(tmp_path / "new" / "db")]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {tmp_path / 'new' / 'db'}: the "
+                                       f"folder {tmp_path} is not writable (Permission denied); "
+                                       "choose another --db\n")
