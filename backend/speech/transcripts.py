@@ -11,7 +11,10 @@ alignment / BERT stages apply their own normalisation:
   references (&amp; -> &).
 
 Timed formats keep their timings in seconds. Cues may overlap (kept, ordered by start), but
-each cue or word must end no earlier than it starts and no time may be negative.
+each cue or word must end no earlier than it starts and no time may be negative. Against a
+recording, `fit_timings` is the one rule for every timed input (files and a request's words
+and phrases alike): nothing may lie outside the audio. A transcript needs at least one word
+with a letter or digit (`require_words`).
 
 Every problem is a `TranscriptError` whose message names the file and, where there is one,
 the line (or, for JSON, the entry) that went wrong, so the user can fix the file directly.
