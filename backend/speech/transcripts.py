@@ -141,9 +141,7 @@ def require_words(transcript: Transcript) -> Transcript:
 
 # --------------------------------------------------------------------------- timings vs audio
 
-# A cue may end this long after the last sample (subtitle tools pad the final cue).
-END_SLACK = 1.0
-OVERLAP_SLACK = 0.01
+OVERLAP_SLACK = 0.01  # seconds two items may share before it counts as an overlap
 
 
 def _label(item: Word | Phrase) -> str:
@@ -172,10 +170,12 @@ def fit_timings(transcript: Transcript, duration: float,
     """The one rule for every timed input (subtitle cues, TextGrid and JSON words, a
     request's words and phrases) against an audio of `duration` seconds.
 
-    A cue or word must not start before 0 or at/after the end of the audio, nor end more
-    than END_SLACK seconds after it; otherwise TranscriptError naming the item, its time and
-    the audio length, and what to do. With `allow_mismatch` such items are dropped, with a
-    note. Overlapping items are kept, with a note.
+    A cue or word must start inside the audio: not before 0, not at or after its end;
+    otherwise TranscriptError naming the item, its time and the audio length, and what to
+    do. With `allow_mismatch` such items are dropped, with a note. One that starts inside
+    and runs past the end is kept (alignment and the word features stop at the end of the
+    audio, as for a text strip longer than its sound). Overlapping items are kept, with a
+    note.
     """
     source = transcript.source
     items = _timed_items(transcript)
@@ -184,7 +184,7 @@ def fit_timings(transcript: Transcript, duration: float,
         start, end = float(item.start), float(item.end)  # type: ignore[arg-type]
         if start < 0:
             problem = f"starts before the audio, at {start:g} s"
-        elif start >= duration or end > duration + END_SLACK:
+        elif start >= duration:
             problem = f"at {start:g}-{end:g} s is past the end of the audio"
         else:
             continue

@@ -225,3 +225,16 @@ def test_json_words_with_negative_times_are_refused_like_worker_words(no_models,
     words.write_text(json.dumps([{"word": "hi", "start": -0.5, "end": 0.2}]))
     assert "negative time" in refused(capsys, str(audio), "--transcript", str(words), "-o",
                                       str(tmp_path / "o.npz"))
+
+
+def test_force_replaces_and_says_so(tmp_path):
+    out = tmp_path / "line.npz"
+    for i in (0, 1, 2):  # an earlier run with three takes
+        outputs.take_path(out, i).write_bytes(b"old")
+    notes = outputs.check_output(out, takes=2, frames=300, force=True)
+    assert notes == [f"replacing {out}", f"replacing {tmp_path / 'line_take2.npz'}",
+                     "line_take3.npz (and any later take files) are from an earlier run with "
+                     "more takes; they are left as they are"]
+    assert outputs.check_output(tmp_path / "new" / "a.npz", takes=1, frames=300,
+                                force=False) == []
+    assert not (tmp_path / "new").exists()  # created only when the takes are written
