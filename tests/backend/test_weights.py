@@ -518,8 +518,8 @@ def test_cli_download_defaults_and_no_speech_models(hub, tmp_path, capsys):
     # doctor fails too and says what to run
     assert main(["doctor", "--device", "cpu"]) == 1
     out = capsys.readouterr().out
-    assert f"  problem: BertTokenizerFast could not be loaded from the Hugging Face cache ({BERT})"\
-        in out
+    assert f"could not be loaded from the Hugging Face cache ({BERT}); download it" in out
+    assert f"could not be loaded from the Hugging Face cache ({WAV2VEC}); download it" in out
     assert "`rag-gesture download`" in out
     assert out.strip().endswith("2 problem(s) found")
 
