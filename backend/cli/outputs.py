@@ -81,9 +81,10 @@ def check_output(output: Path, takes: int, frames: int, force: bool) -> list[str
             raise OutputError(f"cannot write take {paths.index(p) + 1} to {p}: it is a folder")
     existing = [p for p in paths if p.exists()]
     if existing and not force:
-        more = f" and {len(existing) - 1} more take file(s)" if len(existing) > 1 else ""
-        raise OutputError(f"{existing[0]}{more} already exist(s); pass --force to replace "
-                          "them, or choose another -o")
+        what = (f"{existing[0]} already exists; pass --force to replace it" if len(existing) == 1
+                else f"{existing[0]} and {len(existing) - 1} more take file(s) already exist; "
+                "pass --force to replace them")
+        raise OutputError(f"{what}, or choose another -o")
     _probe_writable(folder, output)
     need = takes * (frames * BYTES_PER_FRAME + BYTES_PER_FILE)
     free = shutil.disk_usage(folder).free

@@ -144,13 +144,16 @@ def test_existing_output_is_refused_without_force(no_models, capsys, audio, tmp_
     first = tmp_path / "line.npz"
     first.write_bytes(b"the good take")
     line = refused(capsys, str(audio), "-o", str(first))
-    assert line == (f"error: {first} already exist(s); pass --force to replace them, or "
-                    "choose another -o")
+    assert line == (f"error: {first} already exists; pass --force to replace it, or choose "
+                    "another -o")
     first.unlink()
     second = tmp_path / "line_take2.npz"  # never silently overwritten either
     second.write_bytes(b"an earlier second take")
     line = refused(capsys, str(audio), "--takes", "3", "-o", str(first))
-    assert f"{second} already exist(s); pass --force" in line
+    assert f"error: {second} already exists; pass --force to replace it" in line
+    (tmp_path / "line_take3.npz").write_bytes(b"and a third")
+    line = refused(capsys, str(audio), "--takes", "3", "-o", str(first))
+    assert f"{second} and 1 more take file(s) already exist; pass --force" in line
     assert second.read_bytes() == b"an earlier second take"
 
 
