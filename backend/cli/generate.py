@@ -46,7 +46,10 @@ class ProgressBar:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    g = sub.add_parser("generate", help="speech -> SMPL-X motion (.npz, BEAT2/AMASS layout)")
+    g = sub.add_parser("generate", help="speech -> SMPL-X motion (.npz, BEAT2/AMASS layout)",
+                       epilog="Bad input is refused before any model loads. Exit codes: 0 "
+                       "written, 2 refused (nothing done), 1 failed during the work, 130 "
+                       "cancelled (Ctrl-C); no file is ever left half-written.")
     g.add_argument("audio", help="speech recording (WAV, FLAC, OGG, ...)")
     words = g.add_mutually_exclusive_group()
     words.add_argument("--transcript", help="TXT, SRT, VTT, TextGrid or JSON words")
