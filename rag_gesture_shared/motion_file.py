@@ -14,10 +14,12 @@ failure deep inside the model. Files are never unpickled.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import pickle
 import zipfile
+from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -105,16 +107,24 @@ def write_motion_npz(path: str | os.PathLike[str] | BinaryIO, poses: Any, trans:
 def _savez(fh: BinaryIO, m: dict[str, Any]) -> None:
     """The arrays of a `check_motion` dict into an open binary file."""
     n = m["poses"].shape[0]
-    np.savez(
-        fh,
-        betas=m["betas"],
-        poses=m["poses"].reshape(n, POSE_COLUMNS),
-        expressions=m["expressions"],
-        trans=m["trans"],
-        model=np.array(m["model"]),
-        gender=np.array(m["gender"]),
-        mocap_frame_rate=np.array(m["fps"], dtype=np.float64),
-    )
+    fh.write(npz_bytes({
+        "betas": m["betas"],
+        "poses": m["poses"].reshape(n, POSE_COLUMNS),
+        "expressions": m["expressions"],
+        "trans": m["trans"],
+        "model": np.array(m["model"]),
+        "gender": np.array(m["gender"]),
+        "mocap_frame_rate": np.array(m["fps"], dtype=np.float64),
+    }))
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """An uncompressed .npz archive in memory, written to a file in one call: `np.savez`
+    straight into a file that fails half-way (a full disk) leaves its ZipFile for the
+    garbage collector, which later prints a traceback of its own."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def read_motion_npz(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rag_gesture_shared.atomic_file import AtomicGroup
+from rag_gesture_shared.motion_file import npz_bytes
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 
 from ..motion.motion import Motion
@@ -304,7 +305,7 @@ class GestureDatabase:
                 if w.features is not None:
                     arrays["token_features"] = np.asarray(w.features, np.float32)
                 with group.write(path) as fh:
-                    np.savez(fh, **arrays)
+                    fh.write(npz_bytes(arrays))
         con = self._con
         with con:
             self._delete_clip_rows(clip)

@@ -199,10 +199,11 @@ def test_read_only_folder_by_permissions(no_models, capsys, audio, tmp_path):
         folder.chmod(0o755)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # numpy savez
+# nothing half-written is left for the garbage collector to complain about later
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_takes_are_written_all_or_none(tmp_path, monkeypatch):
     from backend.motion.motion import Motion
-    from tests.support.faults import disk_full, folder_files
+    from tests.support.faults import collect_failed_writers, disk_full, folder_files
     from tests.support.synthetic_motion import make_motion
 
     takes = [Motion(**make_motion(20, seed=i), fps=30.0) for i in range(3)]
@@ -213,6 +214,7 @@ def test_takes_are_written_all_or_none(tmp_path, monkeypatch):
     with pytest.raises(outputs.OutputError) as err:
         outputs.write_takes(out, takes)
     monkeypatch.undo()
+    collect_failed_writers()
     assert str(err.value) == (f"cannot write {out}: No space left on device; no take file "
                               "was changed")
     assert [outputs.take_path(out, i).read_bytes() for i in range(3)] == [

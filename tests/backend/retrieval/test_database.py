@@ -244,9 +244,10 @@ def test_queries_rank_expected_window(built):
         assert ranked[0].name.startswith("2_scott_0_2_2/") and ranked[0].bound.text == "idea"
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # numpy savez
+# nothing half-written is left for the garbage collector to complain about later
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_replacing_a_clip_on_a_full_disk_keeps_its_arrays(tmp_path, monkeypatch):
-    from tests.support.faults import disk_full, folder_files
+    from tests.support.faults import collect_failed_writers, disk_full, folder_files
 
     npz = tmp_path / "take.npz"
     write_motion(npz, 30 * 25, seed=9)  # several windows
@@ -262,6 +263,7 @@ def test_replacing_a_clip_on_a_full_disk_keeps_its_arrays(tmp_path, monkeypatch)
         with pytest.raises(OSError, match="No space"):
             db.add_user_clip(npz, words, speaker=0, name="take", replace=True)
         monkeypatch.undo()
+        collect_failed_writers()
         assert {n: (folder / n).read_bytes() for n in folder_files(folder)} == before
         assert db.names() == names
 
