@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_output
+from rag_gesture_shared.atomic_file import atomic_path
 
 PREFIX = "RAG_GESTURE_FBX "
 SCRIPT_NAME = "scene/headless_fbx.py"  # inside the add-on folder
@@ -116,7 +116,7 @@ class _Blender:
     def export(self, job: FbxJob) -> FbxDone:
         """RuntimeError: Blender could not export (it goes on); OSError/FbxSetupError: it died."""
         assert self.proc is not None and self.proc.stdin is not None
-        with atomic_output(job.fbx) as tmp:
+        with atomic_path(job.fbx) as tmp:
             self.proc.stdin.write(json.dumps({"npz": str(job.npz), "fbx": str(tmp),
                                               "name": job.name}) + "\n")
             self.proc.stdin.flush()

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_text_atomic
+from rag_gesture_shared.atomic_file import write_text
+
 from .manifest import LineSpec
 
 STATE_DIR = ".rag-gesture-batch"
@@ -132,4 +133,4 @@ class RecordStore:
             return None
 
     def save(self, record: Record) -> None:
-        write_text_atomic(self.path(record.id), record.to_json())
+        write_text(self.path(record.id), record.to_json())

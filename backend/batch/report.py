@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..atomic import write_text_atomic
+from rag_gesture_shared.atomic_file import write_text
 
 
 class Report:
@@ -73,7 +73,7 @@ class ActorState:
 def write_status(path: Path, counts: dict[str, int], total: int,
                  actors: list[ActorState]) -> None:
     """`OUT/.rag-gesture-batch/status.json`: where the batch is (watch it from another shell)."""
-    write_text_atomic(path, json.dumps({"time": time.time(), "total": total, "counts": counts,
+    write_text(path, json.dumps({"time": time.time(), "total": total, "counts": counts,
                                         "actors": [a.as_dict() for a in actors]}, indent=1))
 
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..atomic import atomic_output
+from rag_gesture_shared.atomic_file import atomic_path, write_text
+
 from .actor import LineJob, LineOutcome, LineWorker
 from .fbx import SCRIPT_NAME, FbxDone, FbxExporter, FbxJob, blender_command
 from .manifest import BadLine, LineSpec, load_manifest, output_stems
@@ -108,7 +109,7 @@ def check_output_folder(out: Path) -> None:
     """The output folder exists (or is created) and takes files, before any compute."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_output(out / STATE_DIR / "write-test", fsync=False) as tmp:
+        with atomic_path(out / STATE_DIR / "write-test", durable=False) as tmp:
             tmp.write_bytes(b"")
         (out / STATE_DIR / "write-test").unlink()
     except OSError as exc:
@@ -188,14 +189,13 @@ class Batch:
                       ) -> list[str]:
         """BVH now (text the actor formatted, when given); FBX queued to Blender.
         Returns the outputs written here."""
-        from ..atomic import write_text_atomic
         from ..motion.bvh import bvh_text
 
         written = []
         if "bvh" in plan.exports:
             for k, path in enumerate(self.paths(plan.line, "bvh")):
                 m = motions[k]
-                write_text_atomic(path, bvh[k] if bvh else bvh_text(
+                write_text(path, bvh[k] if bvh else bvh_text(
                     m.poses, m.trans, m.fps, scale=self.opts.bvh_scale))
                 written.append(self.rel(path))
         if "fbx" in plan.exports:

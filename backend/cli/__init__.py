@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..device import DEVICE_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,12 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = argparse.ArgumentParser(prog="rag-gesture", description="RAG-Gesture backend tools")
     ap.add_argument("--version", action="version", version=f"rag-gesture {__version__}")
-    ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    ap.add_argument("--threads", type=_positive_int,
+                    help="CPU threads for torch (default: torch's)")
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("doctor", help="check the installation and load the weights")
-    d.add_argument("--weights", help="folder that contains experiments/ (official layout)")
-    d.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
-    d.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    from .options import add_model_options
+
+    d = sub.add_parser("doctor", help="check the installation and load everything generate "
+                       "loads, with the same options; exit 1 if something is missing")
+    add_model_options(d)
     d.set_defaults(func=_lazy("doctor", "doctor"))
     dl = sub.add_parser("download", help="fetch the official weights and the speech models "
                         "(re-run it after an interruption: finished files are kept)")
@@ -43,11 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     build_db.add_clip_parser(sub)
     w = sub.add_parser("worker", help="serve the JSON-lines protocol on stdin/stdout "
                        "(used by the Blender add-on; see docs/protocol.md)")
-    from .options import add_model_options
-
     add_model_options(w)
     w.set_defaults(func=_lazy("worker", "worker"))
     return ap
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (argparse turns the error into usage)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _lazy(module: str, name: str):
@@ -60,12 +70,18 @@ def _lazy(module: str, name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C is one line, "cancelled", and exit code 130 (every file is
+    written atomically, so nothing is left half-written)."""
     args = build_parser().parse_args(argv)
-    if args.threads:
-        import torch
+    try:
+        if args.threads:
+            import torch
 
-        torch.set_num_threads(args.threads)
-    return args.func(args)
+            torch.set_num_threads(args.threads)
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

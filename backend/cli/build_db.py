@@ -51,6 +51,8 @@ def parse_label(text: str):
 
 
 def run_add_clip(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from ..retrieval.database import GestureDatabase
 
     try:
@@ -59,7 +61,7 @@ def run_add_clip(args: argparse.Namespace) -> int:
             names = db.add_user_clip(Path(args.motion), Path(args.words), labels,
                                      speaker=args.speaker, name=args.name,
                                      replace=args.replace)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"added {len(names)} window(s) to {args.db}: {', '.join(names)}")
@@ -67,22 +69,44 @@ def run_add_clip(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..retrieval.database import build_from_beat2
+    """Exit 2 when the folders are wrong (checked before BERT loads), 1 when the build
+    fails (one sentence), 0 when at least one clip is in the database."""
+    import sqlite3
+
+    from ..retrieval.database import DB_SUFFIXES, build_from_beat2
+    from ..speech.pretrained import ModelMissingError
     from .generate import ProgressBar
+    from .outputs import OutputError, check_writable_folder
 
-    features = None
-    if not args.no_bert:
-        from ..speech.bert import BertWords
-        from ..speech.pretrained import BERT_NAME
-
-        bert = BertWords(args.bert or BERT_NAME)
-
-        def features(words):
-            return bert.token_features(" ".join(w.text for w in words))[0] if words else None
-
+    split = Path(args.beat2) / "train_test_split.csv"
+    try:
+        if not split.is_file():
+            raise OutputError(f"{args.beat2} is not a BEAT2 folder (no train_test_split.csv); "
+                              "give --beat2 the beat_english_v2.0.0 folder")
+        db = Path(args.db)  # a folder, or the .sqlite file itself (arrays beside it)
+        check_writable_folder(db.parent if db.suffix in DB_SUFFIXES else db, "--db")
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     bar = ProgressBar()
-    report = build_from_beat2(Path(args.beat2), Path(args.db), progress=bar,
-                              stride=args.stride, token_features=features)
+    try:
+        features = None
+        if not args.no_bert:
+            from ..speech.bert import BertWords
+            from ..speech.pretrained import BERT_NAME
+
+            bert = BertWords(args.bert or BERT_NAME)
+
+            def features(words):
+                return (bert.token_features(" ".join(w.text for w in words))[0] if words
+                        else None)
+
+        report = build_from_beat2(Path(args.beat2), Path(args.db), progress=bar,
+                                  stride=args.stride, token_features=features)
+    except (OSError, sqlite3.Error, ValueError, ModelMissingError) as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     bar.close()
     print(f"added {len(report.added)} clips ({report.windows_added} windows), skipped "
           f"{len(report.skipped)} already built, {len(report.failed)} failed; database {args.db}")

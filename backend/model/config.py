@@ -4,6 +4,11 @@ The shipped `basegesture_len150_beat.py` is Python source. Executing a downloade
 let it run anything, so it is parsed with `ast` and only a safe subset is evaluated: literals,
 `dict(...)`, lists/tuples, names assigned earlier in the file, unary minus and arithmetic on
 numbers and strings. Anything else evaluates to `UNKNOWN` and is reported if it is needed.
+
+Arithmetic is bounded so a hostile file cannot hang or exhaust memory either: whole numbers
+stay within MAX_INT_BITS (`9**9**9` is UNKNOWN, not a hang), computed strings within
+MAX_TEXT characters (`'a' * 10**9`), `%` never formats strings, sequences are never
+repeated, and the file itself is at most MAX_CONFIG_BYTES (the official one is ~5 KB).
 """
 
 from __future__ import annotations
@@ -30,6 +35,34 @@ UNKNOWN: Any = _Unknown()
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
            ast.Pow: operator.pow}
+MAX_CONFIG_BYTES = 1_000_000
+MAX_INT_BITS = 256
+MAX_TEXT = 10_000
+
+
+def _bounded(op: type[ast.operator], a: Any, b: Any) -> Any:
+    """`a op b` for numbers and strings, or UNKNOWN when the work or the result would not
+    stay small (see the module docstring)."""
+    if isinstance(a, str) or isinstance(b, str):
+        if op is ast.Add and isinstance(a, str) and isinstance(b, str):
+            ok = len(a) + len(b) <= MAX_TEXT
+        elif op is ast.Mult and isinstance(a, str) != isinstance(b, str):
+            text, n = (a, b) if isinstance(a, str) else (b, a)
+            ok = isinstance(n, int) and len(text) * max(n, 0) <= MAX_TEXT
+        else:
+            ok = False  # '%' formatting and other string operations are not config values
+        if not ok:
+            return UNKNOWN
+    elif op is ast.Pow and isinstance(a, int) and isinstance(b, int) and abs(a) > 1 \
+            and b > MAX_INT_BITS:
+        return UNKNOWN  # the exponent alone makes a number too big to compute
+    try:
+        value = _BINOPS[op](a, b)
+    except (TypeError, ZeroDivisionError, OverflowError, ValueError):
+        return UNKNOWN
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        return UNKNOWN
+    return value if isinstance(value, int | float | str) else UNKNOWN  # not complex
 
 
 def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
@@ -58,10 +91,7 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = _eval(node.left, env), _eval(node.right, env)
         if isinstance(a, (int, float, str)) and isinstance(b, (int, float, str)):
-            try:
-                return _BINOPS[type(node.op)](a, b)
-            except (TypeError, ZeroDivisionError, OverflowError):
-                return UNKNOWN
+            return _bounded(type(node.op), a, b)
     return UNKNOWN
 
 
@@ -69,21 +99,29 @@ def read_config_py(path: str | Path) -> dict[str, Any]:
     """Top-level assignments of an mmcv config file, evaluated without executing it."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path} is larger than {MAX_CONFIG_BYTES // 1000} KB, "
+                              "so it is not an official model config")
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     except SyntaxError as exc:
         raise ConfigError(f"config {path} is not valid Python (line {exc.lineno})") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise ConfigError(f"config {path} is nested too deeply to read") from exc
     env: dict[str, Any] = {}
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign):
-            value = _eval(stmt.value, env)
-            for target in stmt.targets:
-                if isinstance(target, ast.Name):
-                    env[target.id] = value
-        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and \
-                stmt.value is not None:
-            env[stmt.target.id] = _eval(stmt.value, env)
+    try:
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign):
+                value = _eval(stmt.value, env)
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        env[target.id] = value
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and \
+                    stmt.value is not None:
+                env[stmt.target.id] = _eval(stmt.value, env)
+    except RecursionError as exc:
+        raise ConfigError(f"config {path} is nested too deeply to read") from exc
     return env
 
 

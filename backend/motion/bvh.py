@@ -134,6 +134,6 @@ def bvh_text(poses: np.ndarray, trans: np.ndarray, fps: float,
 def write_bvh(path: str | os.PathLike[str], poses: np.ndarray, trans: np.ndarray, fps: float,
               rest_joints: np.ndarray | None = None, scale: float = 100.0) -> None:
     """Write `bvh_text` to `path` atomically."""
-    from ..atomic import write_text_atomic
+    from rag_gesture_shared.atomic_file import write_text
 
-    write_text_atomic(path, bvh_text(poses, trans, fps, rest_joints, scale))
+    write_text(path, bvh_text(poses, trans, fps, rest_joints, scale))

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..atomic import atomic_output
+from rag_gesture_shared.atomic_file import AtomicGroup
+
 from .motion import Motion
 
 
@@ -19,11 +20,12 @@ def take_path(output: Path, i: int) -> Path:
 
 
 def save_takes(output: Path, motions: Sequence[Motion]) -> list[Path]:
-    """Write every take as a BEAT2/AMASS .npz, each atomically; returns the paths."""
-    paths = []
-    for i, motion in enumerate(motions):
-        path = take_path(Path(output), i)
-        with atomic_output(path) as tmp:
-            motion.save_npz(tmp)
-        paths.append(path)
+    """Write every take as a BEAT2/AMASS .npz, all or none (OSError leaves every earlier file
+    as it was); returns the paths."""
+    paths = [take_path(Path(output), i) for i in range(len(motions))]
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    with AtomicGroup() as group:
+        for path, motion in zip(paths, motions, strict=True):
+            with group.write(path) as fh:
+                motion.save_npz(fh)
     return paths

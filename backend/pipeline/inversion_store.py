@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from rag_gesture_shared.atomic_file import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +107,11 @@ class InversionStore:
         """Write atomically (temp file + rename), then evict down to the cap."""
         if not self.writable:
             return
-        tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{key}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
+            # a cache: no fsync, a file lost to a power cut is recomputed
+            with atomic_write(self.path(key), durable=False) as f:
                 np.save(f, np.ascontiguousarray(array, np.float32), allow_pickle=False)
-            os.replace(tmp, self.path(key))
-            tmp = None
         except OSError as exc:
             self.writable = False
             log.warning(
@@ -122,9 +120,6 @@ class InversionStore:
                 exc,
             )
             return
-        finally:
-            if tmp is not None:
-                self._discard(Path(tmp))
         self.evict()
 
     def evict(self) -> None:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag_gesture_shared.atomic_file import AtomicGroup
+from rag_gesture_shared.motion_file import npz_bytes
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 
 from ..motion.motion import Motion
@@ -38,6 +40,7 @@ from .records import DiscourseRelation, GestureLabel, ProminenceRow, WindowRecor
 from .scoring import with_prominences
 
 DB_FILE = "db.sqlite"
+DB_SUFFIXES = (".sqlite", ".db", ".sqlite3")  # `--db` naming the file instead of its folder
 ARRAYS_DIR = "arrays"
 TokenFeatureFn = Callable[[list[Word]], "np.ndarray | None"]
 
@@ -109,6 +112,28 @@ class _Window:
     features: np.ndarray | None
 
 
+# A clip name becomes a folder under arrays/ and the CLIP of a `--cue KIND@T:CLIP/START`.
+MAX_CLIP_NAME = 100
+_UNSAFE_NAME_CHARS = set('/\\:*?"<>|')
+
+
+def check_clip_name(name: str) -> str:
+    """`name` if it is safe as a folder name on every system, else ValueError: no `.`/`..`,
+    no path separators or characters Windows refuses, no control characters, no leading or
+    trailing space or trailing dot, at most MAX_CLIP_NAME characters."""
+    bad = sorted({c for c in name if c in _UNSAFE_NAME_CHARS or ord(c) < 32})
+    why = ("it is empty" if not name.strip() else
+           "it names a folder, not a clip" if name in (".", "..") else
+           f"it contains {' '.join(repr(c) for c in bad)}" if bad else
+           "it starts or ends with a space or ends with a dot"
+           if name != name.strip() or name.endswith(".") else
+           f"it is longer than {MAX_CLIP_NAME} characters" if len(name) > MAX_CLIP_NAME else "")
+    if why:
+        raise ValueError(f"the clip name {name!r} cannot be used because {why}; give --name "
+                         "with letters, digits, '-', '_' or '.'")
+    return name
+
+
 class GestureDatabase:
     """SQLite metadata + per-window motion arrays in the directory `path` (created if needed).
 
@@ -117,7 +142,7 @@ class GestureDatabase:
 
     def __init__(self, path: str | os.PathLike[str]):
         path = Path(path)
-        if path.suffix in (".sqlite", ".db", ".sqlite3"):
+        if path.suffix in DB_SUFFIXES:
             self.root, self.db_file = path.parent, path
         else:
             self.root, self.db_file = path, path / DB_FILE
@@ -240,7 +265,11 @@ class GestureDatabase:
         return row[0]
 
     def _array_path(self, name: str) -> Path:
-        return self.arrays / f"{name}.npz"
+        path = self.arrays / f"{name}.npz"
+        inside = os.path.normpath(path).startswith(os.path.join(os.path.normpath(self.arrays), ""))
+        if not inside:  # never a file outside arrays/, whatever a name holds
+            raise ValueError(f"the window name {name!r} points outside the database")
+        return path
 
     def window_motion(self, name: str) -> Motion:
         """The 15-fps motion (150 frames) of window `name`."""
@@ -261,22 +290,22 @@ class GestureDatabase:
 
     # ------------------------------------------------------------------ writing
     def _write_clip(self, clip: str, source: str, windows: list[_Window]) -> None:
-        """Arrays first (overwriting leftovers of an interrupted run), then one transaction."""
-        for w in windows:
-            path = self._array_path(w.name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays = {
-                "poses": w.motion.poses,
-                "trans": w.motion.trans,
-                "expressions": w.motion.expressions,
-                "betas": w.motion.betas,
-            }
-            if w.features is not None:
-                arrays["token_features"] = np.asarray(w.features, np.float32)
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
+        """Arrays first, all together (overwriting leftovers of an interrupted run; a failure
+        keeps every earlier array file), then one transaction."""
+        with AtomicGroup() as group:
+            for w in windows:
+                path = self._array_path(w.name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                arrays = {
+                    "poses": w.motion.poses,
+                    "trans": w.motion.trans,
+                    "expressions": w.motion.expressions,
+                    "betas": w.motion.betas,
+                }
+                if w.features is not None:
+                    arrays["token_features"] = np.asarray(w.features, np.float32)
+                with group.write(path) as fh:
+                    fh.write(npz_bytes(arrays))
         con = self._con
         with con:
             self._delete_clip_rows(clip)
@@ -401,9 +430,7 @@ class GestureDatabase:
         file name, else the default speaker.
         """
         motion_npz = Path(motion_npz)
-        name = name or motion_npz.stem
-        if "/" in name or "\\" in name or not name.strip():
-            raise ValueError(f"clip name may not be empty or contain slashes: {name!r}")
+        name = check_clip_name(name or motion_npz.stem)
         exists = self._con.execute("SELECT status FROM clips WHERE clip = ?", (name,)).fetchone()
         if exists is not None and exists[0] == "done" and not replace:
             raise ValueError(f"a clip named {name!r} is already in the database")

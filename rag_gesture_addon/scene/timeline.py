@@ -25,6 +25,7 @@ from typing import Any
 
 import bpy
 
+from ..shared.atomic_file import atomic_write
 from ..shared.protocol.retrieval import CUE_KINDS, Cue
 from . import compat
 
@@ -105,7 +106,7 @@ def sound_file(strip: Any, folder: str | None = None) -> tuple[str, bool]:
         folder = folder or tempfile.mkdtemp(prefix="rag-gesture-audio-")
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sound.name) or "sound"
         path = os.path.join(folder, Path(safe).stem + suffix)
-        with open(path, "wb") as fh:
+        with atomic_write(path) as fh:  # a full disk leaves no truncated copy to read
             fh.write(packed.data)
         return path, True
     path = os.path.normpath(bpy.path.abspath(sound.filepath, library=sound.library))

@@ -365,10 +365,7 @@ class RAG_GESTURE_OT_check_setup(_CommandOperator, bpy.types.Operator):
         if job.state.status == jobs.CANCELLED:
             return super().outcome(context)
         lines = [ln for ln in job.lines if not ln.startswith("$ ")]
-        prefs = get_prefs(context)
-        ignore = [name for name, given in (("bert-base-cased", prefs.bert),
-                                           ("wav2vec2-base-960h", prefs.wav2vec)) if given]
-        FINDINGS[:] = setup.doctor_findings(lines, job.returncode, ignore)
+        FINDINGS[:] = setup.doctor_findings(lines, job.returncode)
         SETUP_LOG.clear()
         if job.returncode == 0:
             return "INFO", "The backend is ready."

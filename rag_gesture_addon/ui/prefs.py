@@ -165,8 +165,7 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
 
     def doctor_command(self) -> list[str]:
         return setup.doctor_command(self.resolved_python() or "python",
-                                   _abspath(self.weights_dir), _abspath(self.checkpoint),
-                                   self.device.lower())
+                                   self.worker_config().args)
 
     # ------------------------------------------------------------------ drawing
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.atomic import leftover_parts
 from backend.batch.report import read_report
 from backend.motion.motion import Motion
+from rag_gesture_shared.atomic_file import leftover_temp_files
 from tests.support.speech_audio import speak
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def test_two_actors_match_generate_bit_for_bit(tmp_path, speech, models):
     assert dup and "already used by row 1" in dup[0]["error"]
     status = json.loads((out / ".rag-gesture-batch" / "status.json").read_text())
     assert len(status["actors"]) == 2 and sum(a["lines_done"] for a in status["actors"]) == 3
-    assert not leftover_parts(out)
+    assert not leftover_temp_files(out)
 
     # The same lines through `rag-gesture generate`, one process each, same seed and threads.
     single = tmp_path / "single"
@@ -211,7 +211,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path, speech, mod
     done = {r["id"] for r in rows if r["status"] == "done"}
     cancelled = {r["id"] for r in rows if r["status"] == "cancelled"}
     assert done and cancelled and done | cancelled == {f"line{i}" for i in range(6)}
-    assert not leftover_parts(out)
+    assert not leftover_temp_files(out)
     assert sorted(p.stem for p in out.glob("*.npz")) == sorted(done)
 
     again = cli(args, tmp_path)
@@ -219,7 +219,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path, speech, mod
     rows = {r["id"]: r["status"] for r in read_report(report)}
     assert {k for k, s in rows.items() if s == "skipped"} == done
     assert {k for k, s in rows.items() if s == "done"} == cancelled
-    assert len(list(out.glob("*.npz"))) == 6 and not leftover_parts(out)
+    assert len(list(out.glob("*.npz"))) == 6 and not leftover_temp_files(out)
 
 
 def test_problems_before_any_model_loads(tmp_path, speech, models):
@@ -280,18 +280,18 @@ def test_manifest_csv_defaults_and_paths(tmp_path):
         load_manifest(tmp_path / "j.jsonl", defaults)
 
 
-def test_atomic_output_leaves_nothing_on_failure(tmp_path):
-    from backend.atomic import atomic_output
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    from rag_gesture_shared.atomic_file import atomic_path
 
     target = tmp_path / "x.npz"
     target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
         tmp.write_bytes(b"half")
         raise RuntimeError("killed")
-    assert target.read_bytes() == b"old" and not leftover_parts(tmp_path)
-    with atomic_output(target) as tmp, tmp.open("wb") as fh:
+    assert target.read_bytes() == b"old" and not leftover_temp_files(tmp_path)
+    with atomic_path(target) as tmp, tmp.open("wb") as fh:
         np.save(fh, np.arange(3))
-    assert np.load(target).tolist() == [0, 1, 2] and not leftover_parts(tmp_path)
+    assert np.load(target).tolist() == [0, 1, 2] and not leftover_temp_files(tmp_path)
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.atomic import leftover_parts
 from backend.batch.report import read_report
 from backend.batch.runner import NAMESPACE
 from backend.motion.motion import Motion
+from rag_gesture_shared.atomic_file import leftover_temp_files
 from tests.backend.batch.test_batch import REPO, env, write_jsonl
 from tests.support.speech_audio import speak
 
@@ -115,6 +115,6 @@ def test_killed_actor_and_removed_node_every_line_once(cluster, tmp_path, offici
                for r in retried)
     actors = status(out)["actors"]
     assert sum(a["state"] == "dead" for a in actors) >= 2  # the killed one and the node's
-    assert not leftover_parts(out)
+    assert not leftover_temp_files(out)
     for i in range(LINES):
         assert Motion.load_npz(out / f"l{i:02d}.npz").num_frames > 0

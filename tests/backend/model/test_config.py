@@ -88,3 +88,60 @@ def test_syntax_error_is_reported(tmp_path):
     path.write_text("model = dict(\n")
     with pytest.raises(ConfigError, match="line"):
         read_config_py(path)
+
+
+HOSTILE = """
+tower = 9**9**9
+big = 2**10000
+huge_text = 'a' * 10**9
+doubling = 'x' * 5000
+doubled = doubling + doubling
+tripled = doubled + doubling
+fmt = '%0999999999d' % 1
+squares = 10**70
+squares = squares * squares
+squares = squares * squares
+squares = squares * squares
+rows = [0] * 10**9
+ok_pow = 2**10
+ok_float = 1.5 ** 0.5
+ok_text = 'experiments/vae/' + 'u.yaml'
+"""
+
+
+def test_config_arithmetic_is_bounded(tmp_path):
+    """Every hostile line is UNKNOWN, not a hang or a gigabyte; a subprocess with a timeout
+    turns a regression into a failure instead of a stuck test run."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.support.paths import REPO_ROOT
+
+    path = tmp_path / "cfg.py"
+    path.write_text(HOSTILE)
+    code = ("import json, sys; from backend.model.config import read_config_py, UNKNOWN; "
+            "env = read_config_py(sys.argv[1]); "
+            "print(json.dumps({k: None if v is UNKNOWN else str(v)[:40] for k, v in env.items()}))")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    env = json.loads(proc.stdout)
+    unknown = {k for k, v in env.items() if v is None}
+    assert unknown == {"tower", "big", "huge_text", "tripled", "fmt", "squares", "rows"}
+    assert env["doubled"] == "x" * 40 and env["ok_pow"] == "1024"
+    assert env["ok_float"].startswith("1.22474") and env["ok_text"] == "experiments/vae/u.yaml"
+
+
+def test_oversized_or_deeply_nested_config_is_refused(tmp_path):
+    from backend.model.config import MAX_CONFIG_BYTES
+
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * (MAX_CONFIG_BYTES // 6 + 1))
+    with pytest.raises(ConfigError, match="larger than 1000 KB"):
+        read_config_py(big)
+    deep = tmp_path / "deep.py"
+    for text in ("[" * 5000 + "]" * 5000, "-" * 20000 + "1"):
+        deep.write_text(f"x = {text}\n")
+        with pytest.raises(ConfigError, match="nested too deeply|not valid Python"):
+            read_config_py(deep)

@@ -108,12 +108,21 @@ def test_seed_determinism_takes_and_fps(session, audio):
     assert abs(fast.motions[0].num_frames - a.motions[0].num_frames * 24 / 30) <= 2
 
 
-def test_respacing_for_fewer_steps():
-    assert respace_for_steps(50) == "15,15,8,6,6"
-    for n in (5, 10, 20, 25, 37):
-        assert sum(int(x) for x in respace_for_steps(n).split(",")) == n
-    with pytest.raises(ValueError):
-        respace_for_steps(3)
+def test_respacing_for_every_documented_step_count():
+    from backend.diffusion.schedule import Schedule, space_timesteps
+    from rag_gesture_shared.protocol.sampling import MAX_STEPS, MIN_STEPS
+
+    assert respace_for_steps(50) == "15,15,8,6,6"  # the released schedule, untouched
+    assert respace_for_steps(49) == "14,15,8,6,6" and respace_for_steps(10) == "3,3,2,1,1"
+    for n in range(MIN_STEPS, MAX_STEPS + 1):  # 669..1000 used to fail (sections of 200)
+        assert len(space_timesteps(1000, respace_for_steps(n))) == n, n
+    assert respace_for_steps(669) == "200,200,107,81,81"
+    assert space_timesteps(1000, respace_for_steps(1000)) == list(range(1000))
+    full = Schedule.create(respace_for_steps(1000))
+    np.testing.assert_allclose(full.betas, Schedule.create("ddim1000").betas)
+    for bad in (MIN_STEPS - 1, MAX_STEPS + 1):
+        with pytest.raises(ValueError, match="must be from 5 to 1000"):
+            respace_for_steps(bad)
 
 
 def test_progress_and_cancel(session, audio):

@@ -128,7 +128,7 @@ def test_batch_fbx_on_a_mixamo_rig_opens_with_the_keys(backend_python, repo_root
     assert row["status"] == "done"
     assert row["outputs"] == ["hello.npz", "hello_take2.npz", "hello.fbx", "hello_take2.fbx"]
     assert (out / "hello_take2.fbx").stat().st_size > 10_000
-    assert not list(out.rglob("*.part"))
+    assert not list(out.rglob(".*.tmp"))
     motion = addon_module("shared.motion_file").read_motion_npz(out / "hello.npz")
     frames = motion["poses"].shape[0]
 

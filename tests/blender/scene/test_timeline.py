@@ -15,6 +15,8 @@ import bpy
 import numpy as np
 import pytest
 
+from tests.support.faults import disk_full, folder_files
+
 
 @pytest.fixture
 def tl(addon_module):
@@ -115,6 +117,12 @@ def test_relative_and_packed_sounds(tl, compat, tmp_path):
     path, temporary = tl.sound_file(strip, str(folder))
     assert temporary and Path(path).parent == folder and path.endswith(".wav")
     assert Path(path).read_bytes() == wav.read_bytes()
+    with pytest.MonkeyPatch.context() as mp:  # a full disk: no truncated copy is left
+        disk_full(mp, after=100)
+        with pytest.raises(OSError, match="No space"):
+            tl.sound_file(strip, str(tmp_path / "out"))
+    assert Path(path).read_bytes() == wav.read_bytes()
+    assert folder_files(folder) == {Path(path).name}
 
 
 def test_choosing_among_several_sound_strips(tl, compat, tmp_path):
