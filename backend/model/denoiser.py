@@ -25,7 +25,7 @@ from torch import nn
 from ..progress import check
 from .config import DenoiserConfig
 from .denoiser_blocks import CONDITIONS, MASK_VALUE, DenoiserLayer
-from .fast_layer import FastLayer, StepRows, WindowRows, fast_layers
+from .fast_layer import FastLayer, StepRows, WindowRows, fast_layers, kernel_kind
 from .gesture_rep import GestureRepEncoder, canvas_length, token_mask
 from .vae import VaeConfig
 from .vae_layers import sine_table
@@ -195,9 +195,10 @@ class RagGestureDenoiser(nn.Module):
         return {k: v for k, v in state.items() if k not in ("_fast", "_fast_key")}
 
     def fast_layers(self) -> list[FastLayer]:
-        """The layers folded and prepacked, rebuilt when any weight changed."""
+        """The layers folded and prepacked, rebuilt when any weight or the kernel choice
+        (fast_layer.plain_kernels) changed."""
         params = list(self.temporal_decoder_blocks.parameters())
-        key = tuple((p.data_ptr(), p._version) for p in params)
+        key = (kernel_kind(), *((p.data_ptr(), p._version) for p in params))
         if getattr(self, "_fast_key", None) != key:
             self._fast = fast_layers(list(self.temporal_decoder_blocks))
             self._fast_key = key
