@@ -39,6 +39,22 @@ def small(official_checkpoint):
 
 
 @pytest.fixture(scope="session")
+def fixture_set(parity_path, golden, golden_meta, small):
+    """The golden set with the model loaded through the official-layout loader."""
+    from backend.parity.fixtures import FixtureSet
+
+    return FixtureSet(parity_path, golden, golden_meta, small.model, small.config)
+
+
+@pytest.fixture(scope="session")
+def parity(fixture_set):
+    """The noise-floor rule over the golden set, each computation evaluated once."""
+    from parity_support import ParityRun
+
+    return ParityRun(fixture_set)
+
+
+@pytest.fixture(scope="session")
 def tiny_wav2vec_dir(tmp_path_factory):
     from speech_models import make_wav2vec
 

@@ -1,4 +1,5 @@
-"""`rag-gesture` command line: doctor, download, generate, build-db, add-clip, worker.
+"""`rag-gesture` command line: doctor, download, generate, build-db, add-clip, worker,
+parity-report.
 
 Threading: the model runs many small matrix products per step. On an idle machine OpenMP's
 default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_model_options(w)
     w.set_defaults(func=_lazy("worker", "worker"))
+    from ..parity import report
+
+    report.add_parser(sub)
     return ap
 
 
