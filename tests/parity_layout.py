@@ -18,7 +18,6 @@ import yaml
 from backend.parity.fixtures import check_folder, default_parity_dir
 
 PARTS = ("upper", "lowertrans", "face", "hands")
-REPO = Path(__file__).resolve().parents[1]
 
 
 def parity_dir() -> Path:

@@ -14,11 +14,10 @@ from backend.diffusion.ddim import ddim_sample
 from backend.diffusion.guidance import GuidedDenoiser
 from backend.diffusion.schedule import Schedule
 from backend.model.denoiser import StyleTable
-from backend.parity.computations import compute_path, computations
+from backend.parity.computations import computations, compute_path
 from backend.pipeline.insertion import (
     InsertedClip,
     InversionCache,
-    inserted_rows,
     invert_clips,
     plant,
 )
@@ -109,7 +108,7 @@ def test_engine_plants_clips_and_reports_them(small, golden, golden_meta):
     rag = engine.generate(speech, GenerateOptions(seed=2, steps=10), insertions={1: [clip]})
     again = engine.generate(speech, GenerateOptions(seed=2, steps=10), insertions={1: [clip]})
     assert engine.inversions.computed == 1  # the clip was inverted once for both runs
-    assert rag.info["inserted"] == [{"window": 1, "clip": "db/clip0", "tokens": [4, 7],
+    assert rag.info["inserted"] == [{"window": 1, "clip": "db/clip0", "tokens": list(clip.query),
                                      "word": "because"}]
     a, b, c = plain.motions[0].poses, rag.motions[0].poses, again.motions[0].poses
     assert np.array_equal(b, c)

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 
 from .denoiser_blocks import CONDITIONS, MASK_VALUE, DenoiserLayer
 
-
 _plain_kernels = False
 
 

@@ -30,7 +30,7 @@ from ..model.config import ModelConfig
 from ..model.denoiser import RagGestureDenoiser, query_mask
 from ..model.gesture_rep import PART_ORDER, canvas_length, token_mask, token_mask_from_frames
 from ..model.vae import PartVAE, VaeConfig
-from .computations import PARTS, SPACED, compute_path, computations
+from .computations import PARTS, SPACED, computations, compute_path
 from .fixtures import FixtureSet
 
 NFEATS = {"upper": 78, "lowertrans": 61, "face": 106, "hands": 180}

@@ -17,7 +17,7 @@ import torch
 
 from .. import machine
 from .computations import PATHS, evaluate, exact_checks
-from .criterion import ABS_FLOOR, GOLDEN, K, LOCAL, EntryResult
+from .criterion import ABS_FLOOR, GOLDEN, LOCAL, EntryResult, K
 from .fixtures import PARITY_ENV, default_parity_dir, load_fixture_set
 
 COLUMNS = [(p, GOLDEN) for p in PATHS] + [(p, LOCAL) for p in PATHS if p != "official"]
