@@ -93,8 +93,26 @@ def loadavg() -> str:
 # ============================================================================ 1. query time
 
 
-def synthetic_records(n: int, seed: int = 0) -> list[WindowRecord]:
+def synthetic_vocabulary(n: int, seed: int = 0) -> list[str]:
+    """`n` distinct pseudo-words of 1-4 syllables (2-10 letters, like most label words),
+    plus the common gesture words: a label vocabulary the size of a real database's."""
     rng = np.random.default_rng(seed)
+    syllables = [c + v for c in "bcdfghjklmnprstvwyz" for v in "aeiou"] + [
+        "th", "st", "ng", "ck", "er", "in", "on", "le"]
+    words = dict.fromkeys(GESTURE_WORDS)
+    while len(words) < n:
+        words["".join(rng.choice(syllables, int(rng.integers(1, 5))))] = None
+    return list(words)
+
+
+def synthetic_records(n: int, seed: int = 0,
+                      label_words: list[str] | None = None) -> list[WindowRecord]:
+    """`label_words` (default: 24 common gesture words) are drawn with Zipf-like frequencies,
+    as words are in speech."""
+    rng = np.random.default_rng(seed)
+    vocab = GESTURE_WORDS if label_words is None else label_words
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
     records = []
     for i in range(n):
         n_words = int(rng.integers(18, 32))
@@ -109,7 +127,7 @@ def synthetic_records(n: int, seed: int = 0) -> list[WindowRecord]:
             rs, re_ = max(0.0, cs - float(rng.uniform(0.5, 3))), min(10.0, ce + rng.uniform(0.5, 3))
             rels.append(DiscourseRelation(sense, conn, rs, float(re_), cs, ce))
         for _ in range(int(rng.integers(0, 4))):
-            word = GESTURE_WORDS[int(rng.integers(len(GESTURE_WORDS)))]
+            word = vocab[int(rng.choice(len(vocab), p=weights))]
             words[int(rng.integers(n_words))] = word
             s = float(rng.uniform(0, 9.5))
             labels.append(GestureLabel(KINDS[int(rng.integers(4))], s,
