@@ -5,7 +5,7 @@ Threading: the model runs many small matrix products per step. On an idle machin
 default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
 on a machine kept busy by other work it can be several times slower than passive waiting.
 `--threads N` sets torch's thread count; on a busy machine run with `OMP_WAIT_POLICY=PASSIVE`
-or `--threads 1` (measurements in README, Benchmarks).
+or `--threads 1` (measurements in docs/benchmarks.md).
 """
 
 from __future__ import annotations

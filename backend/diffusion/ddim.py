@@ -2,7 +2,8 @@
 
 Every coefficient is taken from the float64 schedule at the step index and cast to float32
 before use, and the update is written in the official operation order, so the sampler
-reproduces the reference trajectories bit for bit on the same hardware.
+reproduces the reference trajectories bit for bit on the same CPU and torch (elsewhere
+within the float32 noise floor, backend/parity).
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ class GestureRepEncoder(nn.Module):
     @contextmanager
     def fused_attention(self, on: bool = True) -> Iterator[None]:
         """Fused attention kernels in every VAE layer while inside (see
-        vae_layers.Attending); outside, the official arithmetic bit for bit."""
+        vae_layers.Attending); outside, the official arithmetic (bit-equal to the official
+        code on the same CPU and torch)."""
         layers = [m for m in self.modules() if isinstance(m, Attending)]
         before = [m.fused_attention for m in layers]
         for m in layers:

@@ -117,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"exact comparisons (schedules, respacing, masks, index maps): {len(exact)}, "
           + ("all equal" if not bad_exact else
              "DIFFERENT: " + ", ".join(f"{e.name} {e.detail}".strip() for e in bad_exact)))
+    official = [r for r in results if r.path == "official" and r.against == GOLDEN]
+    if official:
+        equal = sum(r.max_error == 0 for r in official)
+        print(f"official arithmetic bit-equal to the fixtures: {equal} of {len(official)} "
+              "entries (all of them on the CPU kind and torch that made the fixtures)")
     failed = [r for r in results if not r.passed]
     worst = max(results, key=lambda r: r.error / r.bound)
     print(f"{len({r.name for r in results})} entries, {len(results)} comparisons in "
