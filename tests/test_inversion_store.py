@@ -16,9 +16,9 @@ from beat2_synthetic import make_beat2
 from speech_audio import speak
 from test_pipeline_insertion import _clip, _schedule
 
+from backend import atomic
 from backend.cli import main
 from backend.diffusion.schedule import Schedule
-from backend.pipeline import inversion_store
 from backend.pipeline.engine import GenerateOptions
 from backend.pipeline.insertion import InversionCache, invert_clips, trajectory_key
 from backend.pipeline.inversion_store import STORE_DIR, InversionStore, model_fingerprint
@@ -136,7 +136,7 @@ def test_read_only_folder_reads_and_warns_once(
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(inversion_store.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)  # how the store writes
     ro = InversionStore(tmp_path)
     clip.store = ro
     warm, cache = _invert(small, schedule, clip)

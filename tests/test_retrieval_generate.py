@@ -7,37 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from beat2_synthetic import make_beat2
-from speech_audio import speak
 
 from backend.cli import main
 from backend.pipeline.engine import GenerateOptions
-from backend.pipeline.session import RetrievalOptions, Session, SessionConfig, SpeechInput
+from backend.pipeline.session import RetrievalOptions, Session, SessionConfig
 from backend.retrieval.database import GestureDatabase
 from backend.retrieval.planner import Cue
-
-TEXT = "we stayed inside because it was raining and then we played a game"
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory, tiny_bert_dir):
-    root = make_beat2(tmp_path_factory.mktemp("beat2"))
-    db = tmp_path_factory.mktemp("db") / "gestures"
-    assert main(["build-db", "--beat2", str(root), "--db", str(db), "--bert",
-                 str(tiny_bert_dir)]) == 0
-    with GestureDatabase(db) as g:
-        assert g.count() > 0 and g.audio_path(g.window_start(g.names()[0])[0]) is not None
-    return db
-
-
-@pytest.fixture(scope="module")
-def speech_source(tmp_path_factory):
-    d = tmp_path_factory.mktemp("talk")
-    audio = speak(TEXT, d / "talk.wav")
-    words = [{"word": w, "start": 0.3 + 0.3 * i, "end": 0.55 + 0.3 * i}
-             for i, w in enumerate(TEXT.split())]
-    (d / "words.json").write_text(json.dumps(words))
-    return SpeechInput(audio, transcript=d / "words.json")
 
 
 @pytest.fixture(scope="module")
@@ -46,35 +21,36 @@ def session(official_checkpoint, tiny_bert_dir, tiny_wav2vec_dir):
                                  wav2vec=tiny_wav2vec_dir, device="cpu"))
 
 
-def test_discourse_retrieval_plants_a_because_clip(session, database, speech_source):
+def test_discourse_retrieval_plants_a_because_clip(session, beat2_database, retrieval_speech):
     opts = GenerateOptions(seed=1, steps=10)
-    plain = session.generate(speech_source, opts)
-    rag = session.generate(speech_source, opts, retrieval=RetrievalOptions("discourse", database))
+    plain = session.generate(retrieval_speech, opts)
+    rag = session.generate(retrieval_speech, opts,
+                           retrieval=RetrievalOptions("discourse", beat2_database))
     inserted = rag.info["inserted"]
     assert inserted and inserted[0]["word"] == "because"
     assert inserted[0]["label"].startswith("Contingency")
-    with GestureDatabase(database) as g:
+    with GestureDatabase(beat2_database) as g:
         rec = g.record(inserted[0]["clip"])
     assert any(r.connective.lower() == "because" for r in rec.relations)
     assert not np.array_equal(plain.motions[0].poses, rag.motions[0].poses)
-    again = session.generate(speech_source, opts,
-                             retrieval=RetrievalOptions("discourse", database))
+    again = session.generate(retrieval_speech, opts,
+                             retrieval=RetrievalOptions("discourse", beat2_database))
     assert np.array_equal(again.motions[0].poses, rag.motions[0].poses)
     assert session.engine.inversions.computed == len({i["clip"] for i in inserted})
 
 
-def test_cue_names_the_clip(session, database, speech_source):
-    with GestureDatabase(database) as g:
+def test_cue_names_the_clip(session, beat2_database, retrieval_speech):
+    with GestureDatabase(beat2_database) as g:
         name = g.names()[0]
-    res = session.generate(speech_source, GenerateOptions(seed=1, steps=10),
-                           retrieval=RetrievalOptions("directed", database,
+    res = session.generate(retrieval_speech, GenerateOptions(seed=1, steps=10),
+                           retrieval=RetrievalOptions("directed", beat2_database,
                                                       [Cue("deictic", time=1.2, clip=name)]))
     assert [(i["clip"], i["label"]) for i in res.info["inserted"]] == [(name, "deictic")]
 
 
-def test_missing_database_is_one_sentence(session, speech_source, tmp_path):
+def test_missing_database_is_one_sentence(session, retrieval_speech, tmp_path):
     with pytest.raises(ValueError, match="rag-gesture build-db"):
-        session.generate(speech_source, GenerateOptions(steps=10),
+        session.generate(retrieval_speech, GenerateOptions(steps=10),
                          retrieval=RetrievalOptions("discourse", tmp_path / "none"))
 
 
@@ -82,14 +58,14 @@ def test_worker_protocol_retrieval_fields(tmp_path):
     from backend.worker.protocol import ProtocolError, parse_request
 
     base = {"v": 1, "id": "g1", "type": "generate", "audio": "talk.wav", "text": "hi"}
-    req = parse_request({**base, "retrieval": {"method": "discourse", "database": "gestures",
+    req = parse_request({**base, "retrieval": {"method": "discourse", "beat2_database": "gestures",
                                                "cues": [{"kind": "deictic", "time": 2.5}]}})
-    assert req.retrieval.method == "discourse" and str(req.retrieval.database) == "gestures"
+    assert req.retrieval.method == "discourse" and str(req.retrieval.beat2_database) == "gestures"
     assert req.retrieval.cues == [Cue("deictic", time=2.5)]
     assert parse_request(base).retrieval is None
     for bad, field in (({"method": "magic"}, "retrieval.method"),
-                       ({"method": "discourse"}, "retrieval.database"),
-                       ({"database": "g", "cues": [{"kind": "wave", "time": 1}]},
+                       ({"method": "discourse"}, "retrieval.beat2_database"),
+                       ({"beat2_database": "g", "cues": [{"kind": "wave", "time": 1}]},
                         "retrieval.cues[0]")):
         with pytest.raises(ProtocolError, match=field.replace("[", r"\[")):
             parse_request({**base, "retrieval": bad})
@@ -120,10 +96,10 @@ def test_add_clip_command(tmp_path, capsys):
     assert main([*args[:-2], "--label", "wave@1"]) == 1
 
 
-def test_guidance_schedule_option(session, database, speech_source):
+def test_guidance_schedule_option(session, beat2_database, retrieval_speech):
     with pytest.raises(ValueError, match="decreasing_till_25"):
-        RetrievalOptions("discourse", database, guidance_schedule="fastest")
-    res = session.generate(speech_source, GenerateOptions(seed=1, steps=10),
-                           retrieval=RetrievalOptions("discourse", database,
+        RetrievalOptions("discourse", beat2_database, guidance_schedule="fastest")
+    res = session.generate(retrieval_speech, GenerateOptions(seed=1, steps=10),
+                           retrieval=RetrievalOptions("discourse", beat2_database,
                                                       guidance_schedule="all_10"))
     assert res.info["guidance_schedule"] == "all_10"

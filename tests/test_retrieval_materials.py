@@ -11,28 +11,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 from beat2_synthetic import make_beat2
-from speech_audio import speak
 
 from backend.cli import main
 from backend.pipeline.engine import GenerateOptions
 from backend.pipeline.inversion_store import STORE_DIR
 from backend.pipeline.retrieved import ClipFactory, no_recording_warning
-from backend.pipeline.session import RetrievalOptions, Session, SessionConfig, SpeechInput
+from backend.pipeline.session import RetrievalOptions, Session, SessionConfig
 from backend.progress import Cancelled
 from backend.retrieval.database import GestureDatabase
 from backend.retrieval.planner import Cue
-
-TEXT = "we stayed inside because it was raining and then we played a game"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, tiny_bert_dir):
-    """A database from the synthetic BEAT2 tree (built once; tests copy it)."""
-    root = make_beat2(tmp_path_factory.mktemp("beat2"))
-    db = tmp_path_factory.mktemp("db") / "gestures"
-    assert main(["build-db", "--beat2", str(root), "--db", str(db), "--bert",
-                 str(tiny_bert_dir)]) == 0
-    return db
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +33,11 @@ def sparse(tmp_path_factory, tiny_bert_dir):
 
 
 @pytest.fixture
-def database(built, tmp_path):
+def database(beat2_database, tmp_path):
+    """A copy of the session's database: these tests fill its store."""
     copy = tmp_path / "gestures"
-    shutil.copytree(built, copy)
+    shutil.copytree(beat2_database, copy)
     return copy
-
-
-@pytest.fixture(scope="module")
-def speech_source(tmp_path_factory):
-    d = tmp_path_factory.mktemp("talk")
-    audio = speak(TEXT, d / "talk.wav")
-    words = [{"word": w, "start": 0.3 + 0.3 * i, "end": 0.55 + 0.3 * i}
-             for i, w in enumerate(TEXT.split())]
-    (d / "words.json").write_text(json.dumps(words))
-    return SpeechInput(audio, transcript=d / "words.json")
 
 
 @pytest.fixture
@@ -72,11 +50,11 @@ def new_session(official_checkpoint, tiny_bert_dir, tiny_wav2vec_dir):
 
 
 def test_a_new_session_reads_materials_and_inversions_bit_for_bit(
-        new_session, database, speech_source, monkeypatch):
+        new_session, database, retrieval_speech, monkeypatch):
     opts = GenerateOptions(seed=3, steps=10)
     retrieval = RetrievalOptions("discourse", database)
     cold = new_session()
-    first = cold.generate(speech_source, opts, retrieval=retrieval)
+    first = cold.generate(retrieval_speech, opts, retrieval=retrieval)
     assert first.info["inserted"] and cold.engine.inversions.computed >= 1
     store = database / STORE_DIR
     assert list(store.glob("*.npz")) and list(store.glob("*.npy"))  # materials + inversions
@@ -86,22 +64,22 @@ def test_a_new_session_reads_materials_and_inversions_bit_for_bit(
 
     monkeypatch.setattr(ClipFactory, "_compute", no_compute)
     warm = new_session()
-    second = warm.generate(speech_source, opts, retrieval=retrieval)
+    second = warm.generate(retrieval_speech, opts, retrieval=retrieval)
     assert warm.engine.inversions.computed == 0 and warm.engine.inversions.loaded >= 1
     assert second.info["inserted"] == first.info["inserted"]
     assert np.array_equal(second.motions[0].poses, first.motions[0].poses)
     assert np.array_equal(second.motions[0].expressions, first.motions[0].expressions)
 
 
-def test_without_the_store_nothing_is_written(new_session, database, speech_source):
+def test_without_the_store_nothing_is_written(new_session, database, retrieval_speech):
     s = new_session()
-    s.generate(speech_source, GenerateOptions(seed=3, steps=10),
+    s.generate(retrieval_speech, GenerateOptions(seed=3, steps=10),
                retrieval=RetrievalOptions("discourse", database, inversion_store=False))
     assert not (database / STORE_DIR).exists()
 
 
 def test_build_db_precompute_prepares_every_window_and_resumes(
-        new_session, sparse, tmp_path, speech_source, official_checkpoint, tiny_bert_dir,
+        new_session, sparse, tmp_path, retrieval_speech, official_checkpoint, tiny_bert_dir,
         tiny_wav2vec_dir, capsys):
     database = tmp_path / "gestures"
     shutil.copytree(sparse, database)
@@ -129,7 +107,7 @@ def test_build_db_precompute_prepares_every_window_and_resumes(
     assert new_session().clip_factory(database).pending(names) == []
     # first use of the prepared database, official 50 steps: nothing is inverted
     fresh = new_session()
-    res = fresh.generate(speech_source, GenerateOptions(seed=1), retrieval=RetrievalOptions(
+    res = fresh.generate(retrieval_speech, GenerateOptions(seed=1), retrieval=RetrievalOptions(
         "directed", database, [Cue("deictic", time=1.2, clip=names[-1])]))
     assert res.info["inserted"] and fresh.engine.inversions.computed == 0
     assert fresh.engine.inversions.loaded == 1
@@ -158,19 +136,19 @@ def _studio_clip(tmp_path, seconds: float = 12.0):
             "iconic@2.2-3.0:circle", "--name", "take1"]
 
 
-def test_a_clip_without_recording_is_said_so(new_session, tmp_path, speech_source, capsys):
+def test_a_clip_without_recording_is_said_so(new_session, tmp_path, retrieval_speech, capsys):
     args = _studio_clip(tmp_path)
     assert main(args) == 0
     assert "--audio" in capsys.readouterr().err  # the note at add time
     res = new_session().generate(
-        speech_source, GenerateOptions(seed=1, steps=10),
+        retrieval_speech, GenerateOptions(seed=1, steps=10),
         retrieval=RetrievalOptions("directed", tmp_path / "db",
                                    [Cue("iconic", time=1.2, clip="take1/0")]))
     assert res.info["inserted"][0]["has_audio"] is False
     assert no_recording_warning("take1/0") in res.info["warnings"]
 
 
-def test_add_clip_takes_the_recording(new_session, tmp_path, speech_source, capsys):
+def test_add_clip_takes_the_recording(new_session, tmp_path, retrieval_speech, capsys):
     args = _studio_clip(tmp_path)
     rate = 16000
     tone = (0.1 * np.sin(np.arange(12 * rate) * 2 * np.pi * 220 / rate)).astype(np.float32)
@@ -187,7 +165,7 @@ def test_add_clip_takes_the_recording(new_session, tmp_path, speech_source, caps
     with GestureDatabase(tmp_path / "db") as g:
         assert g.audio_path("take1") == tmp_path / "db" / "audio" / "take1.flac"
     res = new_session().generate(
-        speech_source, GenerateOptions(seed=1, steps=10),
+        retrieval_speech, GenerateOptions(seed=1, steps=10),
         retrieval=RetrievalOptions("directed", tmp_path / "db",
                                    [Cue("iconic", time=1.2, clip="take1/0")]))
     assert res.info["inserted"][0]["has_audio"] is True

@@ -34,6 +34,7 @@ from ..model.config import GuidanceConfig
 from ..model.denoiser import RagGestureDenoiser, StyleTable, query_mask
 from ..model.fast_layer import plain_kernels
 from ..model.gesture_rep import PART_JOINTS, PartMotion, token_mask, token_mask_from_frames
+from ..model.vae_layers import fused_attention
 from .criterion import (
     DIRECTIONS,
     GOLDEN,
@@ -166,7 +167,7 @@ def _vae_alt(fx: FixtureSet) -> Computation | None:
         return None
 
     def run(x: Tensors, path: str) -> Tensors:
-        with _fused(vae, path != "official"):
+        with fused_attention(vae, path != "official"):
             z = vae.encode(x["input"], noise=x["eps"])
             return {"vae_alt/encode_out": vae.encode_raw(x["input"]), "vae_alt/z": z,
                     "vae_alt/decode_of_z": vae.decode(z)}
@@ -175,21 +176,6 @@ def _vae_alt(fx: FixtureSet) -> Computation | None:
               "eps": fx.golden["vae_alt/eps"]}
     return Computation("vae_alt", inputs, run, VAE_PATHS,
                        uses=frozenset({"vae/upper/input", "vae_alt/eps"}))
-
-
-@contextmanager
-def _fused(module: torch.nn.Module, on: bool) -> Iterator[None]:
-    from ..model.vae_layers import Attending
-
-    layers = [m for m in module.modules() if isinstance(m, Attending)]
-    before = [m.fused_attention for m in layers]
-    for m in layers:
-        m.fused_attention = on
-    try:
-        yield
-    finally:
-        for m, b in zip(layers, before, strict=True):
-            m.fused_attention = b
 
 
 _GRE_IN = {"upper": "upper", "lower": "lower", "jaw": "face", "hands": "hands",
@@ -449,21 +435,13 @@ def computations(fx: FixtureSet) -> list[Computation]:
     out = [_vae(fx, p) for p in PARTS if f"vae/{p}/input" in g]
     alt = _vae_alt(fx)
     out += [alt] if alt is not None else []
-    if "gre_encode/in/motion_upper" in g:
-        out.append(_gre_encode(fx))
-    if "gre_decode/in" in g:
-        out.append(_gre_decode(fx))
-    if "inputs/text" in g:
-        out.append(_cond(fx))
+    out += [make(fx) for key, make in (("gre_encode/in/motion_upper", _gre_encode),
+                                       ("gre_decode/in", _gre_decode),
+                                       ("inputs/text", _cond)) if key in g]
     out += [_forward(fx, tag) for tag in forward_tags(g)]
-    if "ddim/noise" in g:
-        out.append(_ddim(fx))
-    if "e2e_ddim/start_noise" in g:
-        out.append(_e2e(fx))
-    if "inv/x0" in g:
-        out.append(_inversion(fx))
-    if "ins/start_noise" in g:
-        out.append(_insertion(fx))
+    out += [make(fx) for key, make in (("ddim/noise", _ddim), ("e2e_ddim/start_noise", _e2e),
+                                       ("inv/x0", _inversion), ("ins/start_noise", _insertion))
+            if key in g]
     return out
 
 

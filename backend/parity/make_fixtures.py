@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
+from ..atomic import write_atomic
 from ..diffusion.guidance import guidance_coefficients, joint_scale_mask
 from ..diffusion.guidance_schedules import guidance_iters
 from ..diffusion.schedule import Schedule, scaled_linear_betas, space_timesteps
@@ -194,8 +193,9 @@ def make_fixture_set(out: Path, seed: int = 11, variant: dict[str, Any] | None =
     for k, t in golden.items():
         meta["entries"].setdefault(k, {}).update(
             shape=list(t.shape), dtype=str(t.dtype).removeprefix("torch."))
-    _save(out / "fixtures.pt", {k: t.clone().contiguous() for k, t in golden.items()})
-    (out / "fixtures.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    tensors = {k: t.clone().contiguous() for k, t in golden.items()}
+    write_atomic(out / "fixtures.pt", lambda f: torch.save(tensors, f))
+    write_atomic(out / "fixtures.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
     return out
 
 
@@ -217,17 +217,6 @@ def _exact_entries(v: dict[str, Any], cfg: ModelConfig, model: RagGestureDenoise
                                                              len(s)))}
     out |= {f"sched/spaced/{n}": torch.from_numpy(getattr(s, n).copy()) for n in SPACED}
     return out
-
-
-def _save(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

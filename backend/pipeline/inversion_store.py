@@ -20,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +145,8 @@ class InversionStore:
     def _write(self, key: str, suffix: str, write) -> None:
         if not self.writable:
             return
-        tmp = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{key}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.replace(tmp, self.path(key, suffix))
-            tmp = None
+            write_atomic(self.path(key, suffix), write)
         except OSError as exc:
             self.writable = False
             log.warning(
@@ -160,9 +155,6 @@ class InversionStore:
                 exc,
             )
             return
-        finally:
-            if tmp is not None:
-                self._discard(Path(tmp))
         self.evict()
 
     def evict(self) -> None:

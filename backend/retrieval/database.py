@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.atomic import write_atomic
 from backend.motion.motion import Motion
 from backend.progress import ProgressFn, StopFn, check
 from backend.speech.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
@@ -461,7 +463,9 @@ class GestureDatabase:
         for old in self.root.joinpath(AUDIO_DIR).glob(f"{name}.*"):
             old.unlink()  # a replaced clip's previous recording
         if audio is not None:
-            _copy_atomic(Path(audio), self.root / AUDIO_DIR / f"{name}{Path(audio).suffix}")
+            with open(audio, "rb") as src:
+                write_atomic(self.root / AUDIO_DIR / f"{name}{Path(audio).suffix}",
+                             lambda dst: shutil.copyfileobj(src, dst))
         return [w.name for w in windows]
 
 
@@ -476,21 +480,6 @@ def _check_audio(path: Path, seconds: float) -> None:
     if clip.duration < seconds - 1.0:
         raise ValueError(f"the recording {path} lasts {clip.duration:.1f} s but the motion "
                          f"{seconds:.1f} s; pass the clip's own recording")
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    import shutil
-    import tempfile
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _ClipError(Exception):
