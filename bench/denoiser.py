@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from backend.diffusion.ddim import ddim_sample  # noqa: E402
 from backend.diffusion.guidance import GuidedDenoiser  # noqa: E402
 from backend.diffusion.schedule import Schedule  # noqa: E402
+from backend.machine import describe  # noqa: E402
 from backend.model.config import DenoiserConfig, GuidanceConfig  # noqa: E402
 from backend.model.denoiser import RagGestureDenoiser, StyleTable  # noqa: E402
 from backend.model.gesture_rep import PART_ORDER  # noqa: E402
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="timed single steps per mode")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")  # figures depend on it
     torch.manual_seed(0)
 
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "blender")]
 
 from addon_loader import load_addon_module as _load_addon  # noqa: E402
 
@@ -66,6 +66,9 @@ def main() -> None:
     import bpy
     import numpy as np
 
+    from backend.machine import describe
+
+    print(f"machine: {describe()}")  # figures depend on it
     keys = _load_addon("keys")
     rig = _load_addon("rig")
     ma = _load_addon("motion_arrays")

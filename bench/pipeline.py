@@ -30,6 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from denoiser import full_vae_configs  # noqa: E402
 from speech import full_size_models, long_speech  # noqa: E402
 
+from backend.machine import describe  # noqa: E402
 from backend.model.config import (  # noqa: E402
     DenoiserConfig,
     DiffusionConfig,
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")  # figures depend on it
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         w2v, bert = full_size_models(tmp_path)

@@ -25,6 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from speech_audio import speak  # noqa: E402
 from speech_models import make_bert, make_wav2vec  # noqa: E402
 
+from backend.machine import describe  # noqa: E402
 from backend.speech.audio import audio_from_array, load_audio  # noqa: E402
 from backend.speech.bert import BertWords  # noqa: E402
 from backend.speech.frontend import SpeechFrontEnd  # noqa: E402
@@ -61,6 +62,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")  # figures depend on it
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         t0 = time.perf_counter()
