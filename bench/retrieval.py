@@ -9,7 +9,8 @@
 2. RAG window cost through the real path, `Session.generate`, each case in a fresh process:
    full-size random denoiser and VAEs (bench/pipeline.py, same seed in every process),
    wav2vec2-base and BERT-base sized random speech models, a gesture database built by
-   `rag-gesture build-db` from a synthetic BEAT2-layout tree (tests/beat2_synthetic.py), and
+   `rag-gesture build-db` from a synthetic BEAT2-layout tree (tests/beat2_synthetic.py; a
+   window every 10 s, 17 windows, so that precomputing them stays short), and
    a 10-s line of espeak-ng speech whose transcript holds two connectives, so discourse
    retrieval plants two clips. Every call analyses its speech from scratch (a new file per
    call: a new line of dialogue), so the plain and the RAG window both include the speech
@@ -310,7 +311,7 @@ def rag_bench(threads: int) -> tuple[float, float, float]:
             old, sys.stderr = sys.stderr, quiet
             try:
                 cli(["build-db", "--beat2", str(tree), "--db", str(db), "--bert",
-                     str(work / "bert")])
+                     str(work / "bert"), "--stride", "150"])  # 17 windows, 10 s apart
             finally:
                 sys.stderr = old
         shutil.copytree(db, work / "gestures_pre")
