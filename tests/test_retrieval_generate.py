@@ -58,14 +58,14 @@ def test_worker_protocol_retrieval_fields(tmp_path):
     from backend.worker.protocol import ProtocolError, parse_request
 
     base = {"v": 1, "id": "g1", "type": "generate", "audio": "talk.wav", "text": "hi"}
-    req = parse_request({**base, "retrieval": {"method": "discourse", "beat2_database": "gestures",
+    req = parse_request({**base, "retrieval": {"method": "discourse", "database": "gestures",
                                                "cues": [{"kind": "deictic", "time": 2.5}]}})
-    assert req.retrieval.method == "discourse" and str(req.retrieval.beat2_database) == "gestures"
+    assert req.retrieval.method == "discourse" and str(req.retrieval.database) == "gestures"
     assert req.retrieval.cues == [Cue("deictic", time=2.5)]
     assert parse_request(base).retrieval is None
     for bad, field in (({"method": "magic"}, "retrieval.method"),
-                       ({"method": "discourse"}, "retrieval.beat2_database"),
-                       ({"beat2_database": "g", "cues": [{"kind": "wave", "time": 1}]},
+                       ({"method": "discourse"}, "retrieval.database"),
+                       ({"database": "g", "cues": [{"kind": "wave", "time": 1}]},
                         "retrieval.cues[0]")):
         with pytest.raises(ProtocolError, match=field.replace("[", r"\[")):
             parse_request({**base, "retrieval": bad})

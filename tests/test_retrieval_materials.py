@@ -34,9 +34,9 @@ def sparse(tmp_path_factory, tiny_bert_dir):
 
 @pytest.fixture
 def database(beat2_database, tmp_path):
-    """A copy of the session's database: these tests fill its store."""
+    """A copy of the session's database with an empty store (other tests use the original's)."""
     copy = tmp_path / "gestures"
-    shutil.copytree(beat2_database, copy)
+    shutil.copytree(beat2_database, copy, ignore=shutil.ignore_patterns(STORE_DIR))
     return copy
 
 
