@@ -16,7 +16,7 @@ import time
 import torch
 
 from .. import machine
-from .computations import PATHS, evaluate, exact_checks
+from .computations import PATHS, computations, evaluate, exact_checks
 from .criterion import ABS_FLOOR, GOLDEN, LOCAL, EntryResult, K
 from .fixtures import PARITY_ENV, default_parity_dir, load_fixture_set
 
@@ -98,8 +98,6 @@ def run(args: argparse.Namespace) -> int:
           "the stored inputs only (docs/fidelity.md)")
     t0 = time.perf_counter()
     results: list[EntryResult] = []
-    from .computations import computations
-
     for comp in computations(fx):
         if args.only and not comp.name.startswith(tuple(args.only)):
             continue
