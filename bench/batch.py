@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from backend.machine import describe
 from backend.model.config import DenoiserConfig
 from backend.model.denoiser import RagGestureDenoiser
 from bench.denoiser import full_vae_configs
@@ -123,6 +124,7 @@ def main() -> None:
     ap.add_argument("--separate-lines", type=int, default=8,
                     help="lines timed as separate processes, per thread count (default 8)")
     args = ap.parse_args()
+    print(f"machine: {describe()}")  # figures depend on it
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         t0 = time.perf_counter()

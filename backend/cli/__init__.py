@@ -1,4 +1,5 @@
-"""`rag-gesture` command line: doctor, download, generate, batch, build-db, add-clip, worker.
+"""`rag-gesture` command line: doctor, download, generate, batch, build-db, add-clip, worker,
+parity-report.
 
 Threading: the model runs many small matrix products per step. On an idle machine OpenMP's
 default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(used by the Blender add-on; see docs/protocol.md)")
     add_model_options(w)
     w.set_defaults(func=_lazy("worker", "worker"))
+    from ..parity import report
+
+    report.add_parser(sub)
     return ap
 
 

@@ -2,7 +2,8 @@
 
 Every coefficient is taken from the float64 schedule at the step index and cast to float32
 before use, and the update is written in the official operation order, so the sampler
-reproduces the reference trajectories bit for bit on the same hardware.
+reproduces the reference trajectories bit for bit on the same CPU and torch (elsewhere
+within the float32 noise floor, backend/parity).
 """
 
 from __future__ import annotations
@@ -47,11 +48,19 @@ def q_sample(x0: torch.Tensor, k: int, s: Schedule, noise: torch.Tensor) -> torc
         + coef(s.sqrt_one_minus_alphas_cumprod, k, dev) * noise
 
 
+def cpu_randn(shape: Sequence[int], generator: torch.Generator | None,
+              device: torch.device | str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """N(0, I) drawn on the CPU from `generator` (a CPU generator, or torch's global CPU RNG),
+    then moved to `device`. CUDA generators draw other numbers for the same seed; drawing
+    here makes the same seed give the same noise, hence the same motion up to float rounding,
+    on every device."""
+    return torch.randn(tuple(shape), generator=generator, dtype=dtype).to(device)
+
+
 def gaussian_noise(generator: torch.Generator | None = None) -> NoiseFn:
-    """Fresh N(0, I) per call, from `generator` (or torch's global RNG)."""
+    """Fresh N(0, I) per call, from the CPU `generator` (see `cpu_randn`)."""
     def draw(_k: int, like: torch.Tensor) -> torch.Tensor:
-        return torch.randn(like.shape, generator=generator, dtype=like.dtype,
-                           device=like.device)
+        return cpu_randn(like.shape, generator, like.device, like.dtype)
     return draw
 
 

@@ -95,8 +95,57 @@ def _eval(node: ast.AST, env: dict[str, Any]) -> Any:
     return UNKNOWN
 
 
+def _assign_path(target: ast.AST, env: dict[str, Any]) -> tuple[dict, Any] | None:
+    """(container, key) for `NAME[k1][k2]... = value` with constant keys into dicts built
+    earlier; None for any other target."""
+    keys = []
+    node = target
+    while isinstance(node, ast.Subscript):
+        if not isinstance(node.slice, ast.Constant):
+            return None
+        keys.append(node.slice.value)
+        node = node.value
+    if not keys or not isinstance(node, ast.Name):
+        return None
+    container = env.get(node.id)
+    for key in reversed(keys[1:]):
+        container = container.get(key) if isinstance(container, dict) else None
+    return (container, keys[0]) if isinstance(container, dict) else None
+
+
+def _per_joint_scale_nodes(node: ast.AST) -> list[ast.AST]:
+    """Value expressions given to a `per_joint_scale` keyword or dict key inside `node`."""
+    out: list[ast.AST] = []
+    for n in ast.walk(node):
+        if isinstance(n, ast.keyword) and n.arg == PER_JOINT_SCALE:
+            out.append(n.value)
+        elif isinstance(n, ast.Dict):
+            out += [v for k, v in zip(n.keys, n.values, strict=True)
+                    if isinstance(k, ast.Constant) and k.value == PER_JOINT_SCALE]
+    return out
+
+
+def _mentions(node: ast.AST, word: str) -> bool:
+    return any((isinstance(n, ast.Name) and n.id == word)
+               or (isinstance(n, ast.Attribute) and n.attr == word)
+               or (isinstance(n, ast.keyword) and n.arg == word)
+               or (isinstance(n, ast.Constant) and n.value == word) for n in ast.walk(node))
+
+
+PER_JOINT_SCALE = "per_joint_scale"
+
+
 def read_config_py(path: str | Path) -> dict[str, Any]:
-    """Top-level assignments of an mmcv config file, evaluated without executing it."""
+    """Top-level assignments of an mmcv config file, evaluated without executing it.
+
+    Read: `name = value`, `name: T = value` and `name['key'][...] = value` (constant keys
+    into a dict assigned earlier), where a value may use literals, `dict(...)`, lists,
+    tuples, names assigned earlier, unary minus and arithmetic. Everything else (calls,
+    imports, `if`/`for`, `+=`, `name.attr = ...`, `.update(...)`) is skipped; a skipped
+    statement that mentions `per_joint_scale`, or a `per_joint_scale` value that cannot be
+    evaluated, is reported with a warning naming the line, because the per-part guidance
+    scales then fall back to 1.0.
+    """
     path = Path(path)
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
@@ -112,17 +161,42 @@ def read_config_py(path: str | Path) -> dict[str, Any]:
     env: dict[str, Any] = {}
     try:
         for stmt in tree.body:
+            handled = False
             if isinstance(stmt, ast.Assign):
                 value = _eval(stmt.value, env)
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
                         env[target.id] = value
+                        handled = True
+                    elif (slot := _assign_path(target, env)) is not None:
+                        slot[0][slot[1]] = value
+                        handled = True
+                        if slot[1] == PER_JOINT_SCALE and not isinstance(value, dict):
+                            _unreadable(path, stmt.lineno)
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and \
                     stmt.value is not None:
                 env[stmt.target.id] = _eval(stmt.value, env)
+                handled = True
+            if not handled:
+                if _mentions(stmt, PER_JOINT_SCALE):
+                    warnings.warn(
+                        f"{path}, line {stmt.lineno}: this statement sets {PER_JOINT_SCALE} in a "
+                        "form the config reader does not evaluate; write it as "
+                        f"`model = dict(model=dict(..., {PER_JOINT_SCALE}=dict(upper=..., "
+                        "hands=..., face=..., lowertransl=...)))`", stacklevel=2)
+                continue
+            for node in _per_joint_scale_nodes(stmt):
+                if not isinstance(_eval(node, env), dict):
+                    _unreadable(path, node.lineno)
     except RecursionError as exc:
         raise ConfigError(f"config {path} is nested too deeply to read") from exc
     return env
+
+
+def _unreadable(path: Path, line: int) -> None:
+    warnings.warn(f"{path}, line {line}: the {PER_JOINT_SCALE} value cannot be read without "
+                  "running code (only literals, dict(...), earlier names and arithmetic are "
+                  "evaluated)", stacklevel=3)
 
 
 def _get(cfg: dict[str, Any], dotted: str, source: str, default: Any = UNKNOWN) -> Any:
@@ -186,10 +260,11 @@ class GuidanceConfig:
     @classmethod
     def from_model_cfg(cls, m: dict[str, Any], source: str = "config") -> GuidanceConfig:
         sf = _get(m, "scale_func_cfg", source)
-        pjs = m.get("per_joint_scale", UNKNOWN)
+        pjs = m.get("per_joint_scale", UNKNOWN) if isinstance(m, dict) else UNKNOWN
         given = isinstance(pjs, dict)
         if not given:
-            warnings.warn(f"{source}: 'per_joint_scale' is not set; using 1.0 for every part "
+            state = "is not set" if "per_joint_scale" not in m else "could not be read"
+            warnings.warn(f"{source}: 'per_joint_scale' {state}; using 1.0 for every part "
                           "(plain two-branch guidance)", stacklevel=2)
             pjs = {}
         missing = [k for k in PART_SCALE_KEYS if given and k not in pjs]

@@ -184,7 +184,8 @@ class Session:
                                 prominence=win.prominence, cues=retrieval.cues,
                                 warnings=warnings)
             if plans:
-                out[k] = factory.clips(plans, persist=retrieval.inversion_store)
+                out[k] = factory.clips(plans, persist=retrieval.inversion_store,
+                                       warnings=warnings)
         return out
 
     def generate(self, source: SpeechInput, opts: GenerateOptions | None = None,

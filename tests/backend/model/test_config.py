@@ -145,3 +145,45 @@ def test_oversized_or_deeply_nested_config_is_refused(tmp_path):
         deep.write_text(f"x = {text}\n")
         with pytest.raises(ConfigError, match="nested too deeply|not valid Python"):
             read_config_py(deep)
+
+
+PJS_BASE = """
+model = dict(model=dict(latent_dim=64, scale_func_cfg=dict(coarse_scale=6.5, both_coef=0.5,
+             text_coef=-0.3, retr_coef=2.4)))
+"""
+
+
+def _guidance(tmp_path, tail: str):
+    import warnings
+
+    from backend.model.config import GuidanceConfig
+
+    path = tmp_path / "cfg.py"
+    path.write_text(PJS_BASE + tail)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = read_config_py(path)
+        g = GuidanceConfig.from_model_cfg(env["model"]["model"], str(path))
+    return g, [str(w.message) for w in caught]
+
+
+def test_per_joint_scale_by_item_assignment_is_read(tmp_path):
+    g, msgs = _guidance(tmp_path, "model['model']['per_joint_scale'] = dict(upper=1.5, "
+                        "hands=2.0, face=1.0, lowertransl=0.5)\n")
+    assert g.per_joint_scale["hands"] == 2.0 and g.per_joint_scale_given and msgs == []
+
+
+@pytest.mark.parametrize("tail, line, what", [
+    ("model['model'].update(per_joint_scale=dict(upper=1.5))\n", 4, "does not evaluate"),
+    ("if True:\n    model['model']['per_joint_scale'] = dict(upper=1.5)\n", 4,
+     "does not evaluate"),
+    ("model['model'].per_joint_scale = 3\n", 4, "does not evaluate"),
+    ("scales = dict(upper=1.5)\nmodel['model']['per_joint_scale'] = make(scales)\n", 5,
+     "cannot be read"),
+])
+def test_other_forms_of_per_joint_scale_are_named_by_line(tmp_path, tail, line, what):
+    g, msgs = _guidance(tmp_path, tail)
+    assert not g.per_joint_scale_given and set(g.per_joint_scale.values()) == {1.0}
+    named = [m for m in msgs if f"line {line}:" in m]
+    assert named and what in named[0], msgs
+    assert any("using 1.0 for every part" in m for m in msgs)

@@ -241,3 +241,22 @@ def test_regenerate_bad_requests(session, audio, long_take):
 def test_speech_analysis_is_cached(session, audio):
     src = source(audio, "short")
     assert session.speech(src) is session.speech(src)
+
+
+def test_noise_is_drawn_on_the_cpu_whatever_the_device():
+    """The same seed gives the same start and replacement noise on CPU and CUDA: it is drawn
+    from a CPU generator and moved (here to the `meta` device, which has no RNG)."""
+    import torch
+
+    from backend.diffusion.ddim import cpu_randn, gaussian_noise
+
+    a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    moved = cpu_randn((2, 3), a, "meta")
+    assert moved.device.type == "meta" and moved.shape == (2, 3)
+    torch.randn((2, 3), generator=b)  # a CPU draw of the same size...
+    assert torch.equal(torch.randn(4, generator=a), torch.randn(4, generator=b))  # ...same state
+    like = torch.empty(4, 2, device="meta", dtype=torch.float64)
+    drawn = gaussian_noise(a)(0, like)
+    assert drawn.device.type == "meta" and drawn.dtype == torch.float64
+    assert torch.equal(cpu_randn((3,), torch.Generator().manual_seed(9), "cpu"),
+                       torch.randn(3, generator=torch.Generator().manual_seed(9)))
