@@ -28,6 +28,7 @@ from ..model.gesture_rep import canvas_slices
 from ..model.guidance import GuidedDenoiser
 from ..progress import StopFn
 from .inversion_store import InversionStore, model_fingerprint
+from .memory_cache import MemoryCache
 
 INSERTED_PARTS = ("upper", "hands")
 KEY_VERSION = "inversion-v2"  # v2: the fast layers round differently from v1
@@ -76,10 +77,13 @@ class InversionCache:
     """Inverted trajectories in memory by `trajectory_key`: (steps, inserted rows, D) each.
 
     Clips that carry a store are looked up there before being inverted, and saved there
-    after; the model fingerprint is computed once per model."""
+    after; the model fingerprint is computed once per model. Memory is capped
+    (`memory_cache`): the least recently used trajectories go first, and come back from the
+    store when one is given."""
 
-    def __init__(self) -> None:
-        self._store: dict[str, torch.Tensor] = {}
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self._store: MemoryCache[torch.Tensor] = MemoryCache(
+            lambda t: t.numel() * t.element_size(), max_bytes)
         self._fingerprint: tuple[weakref.ref, str] | None = None
         self.computed = 0  # clips actually inverted (for reports, tests and the bench)
         self.loaded = 0  # clips read from a store
@@ -93,7 +97,7 @@ class InversionCache:
         return self._store.get(key)
 
     def put(self, key: str, trajectory: torch.Tensor) -> None:
-        self._store[key] = trajectory
+        self._store.put(key, trajectory)
 
     def clear(self) -> None:
         """Forget the trajectories held in memory (the counters and fingerprint stay)."""

@@ -34,6 +34,7 @@ from .assemble import Track, track_to_parts
 from .engine import OFFICIAL_STEPS, Engine
 from .insertion import InsertedClip, invert_clips, trajectory_key
 from .inversion_store import STORE_DIR, InversionStore, default_max_bytes, model_fingerprint
+from .memory_cache import MemoryCache
 
 MATERIALS_VERSION = "materials-v1"
 STORE_CAP_META = "inversion_store_bytes"  # the store size a precomputed database needs
@@ -52,13 +53,19 @@ class ClipMaterials:
     speaker: int
     has_audio: bool = True
 
+    def nbytes(self) -> int:
+        """What the materials hold in memory (for the cache's cap)."""
+        return (self.latent.numel() * self.latent.element_size() + self.text.nbytes
+                + self.audio.nbytes)
+
 
 @dataclass
 class ClipFactory:
     db: GestureDatabase
     engine: Engine
     frontend: SpeechFrontEnd
-    _cache: dict[str, ClipMaterials] = field(default_factory=dict)
+    _cache: MemoryCache[ClipMaterials] = field(
+        default_factory=lambda: MemoryCache(ClipMaterials.nbytes))
     _index: tuple[int, RecordIndex] | None = None
     _store: InversionStore | None = None
     _speech_fingerprint: str | None = None
@@ -117,8 +124,9 @@ class ClipFactory:
     def materials(self, name: str, persist: bool = True) -> ClipMaterials:
         """The window's latent and conditions: from memory, else the store, else computed
         (and stored when `persist`)."""
-        if name in self._cache:
-            return self._cache[name]
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
         key = self.materials_key(name) if persist else None
         stored = self.store.load_arrays(key, self._shapes()) if key else None
         if stored is not None:
@@ -133,7 +141,7 @@ class ClipFactory:
                     "text": np.ascontiguousarray(made.text, np.float32),
                     "audio": np.ascontiguousarray(made.audio, np.float32),
                     "speaker": np.array(made.speaker), "has_audio": np.array(made.has_audio)})
-        self._cache[name] = made
+        self._cache.put(name, made)
         return made
 
     def _compute(self, name: str) -> ClipMaterials:
@@ -197,7 +205,7 @@ class ClipFactory:
             if not self.store.has(trajectory_key(probe, schedule, engine.loaded.config.guidance,
                                                  fp)):
                 todo.append(name)
-            self._cache.pop(name, None)  # keep memory flat over a large database
+            self._cache.pop(name)  # keep memory flat over a large database
         return todo
 
     def precompute(self, names: Sequence[str], steps: int = OFFICIAL_STEPS, batch: int = 4,
@@ -223,7 +231,7 @@ class ClipFactory:
             invert_clips(engine.model, guidance, schedule, clips, engine.inversions,
                          should_stop, lambda: engine.styles(schedule, should_stop))
             for name in group:
-                self._cache.pop(name, None)
+                self._cache.pop(name)
             engine.inversions.clear()
             done += len(group)
             if progress is not None:

@@ -284,3 +284,15 @@ def test_cli_flag_and_worker_field(
     assert req.retrieval.inversion_store is False
     with pytest.raises(ProtocolError, match="retrieval.inversion_store"):
         parse_request({**base, "retrieval": {**spec, "inversion_store": "no"}})
+
+
+def test_trajectory_evicted_from_memory_comes_back_from_the_store(small, golden, golden_meta,
+                                                                   tmp_path):
+    """A cache with no room (the memory cap reached) still inverts each clip only once."""
+    schedule = _schedule(small)
+    clip = _clip(golden, golden_meta)
+    clip.store = InversionStore(tmp_path / STORE_DIR)
+    cache = InversionCache(max_bytes=0)
+    cold, _ = _invert(small, schedule, clip, cache)
+    warm, _ = _invert(small, schedule, clip, cache)
+    assert (cache.computed, cache.loaded) == (1, 1) and torch.equal(cold, warm)
