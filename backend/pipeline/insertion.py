@@ -126,14 +126,19 @@ def invert_clips(model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: 
     fp = cache.fingerprint(model)
     keys = [trajectory_key(c, schedule, guidance, fp) for c in clips]
     todo: dict[str, InsertedClip] = {}
+    found: dict[str, torch.Tensor] = {}  # this call's answers, whatever the cache evicts
     for c, key in zip(clips, keys, strict=True):
-        if cache.get(key) is not None or key in todo:
+        if key in found or key in todo:
             continue
-        shape = (len(schedule), len(rows), c.latent.shape[-1])
-        found = _from_store(c, key, shape)
-        if found is not None:
-            cache.put(key, found)
-            cache.loaded += 1
+        hit = cache.get(key)
+        if hit is None:
+            shape = (len(schedule), len(rows), c.latent.shape[-1])
+            hit = _from_store(c, key, shape)
+            if hit is not None:
+                cache.put(key, hit)
+                cache.loaded += 1
+        if hit is not None:
+            found[key] = hit
         else:
             todo[key] = c
     if todo:
@@ -153,11 +158,12 @@ def invert_clips(model: RagGestureDenoiser, guidance: GuidanceConfig, schedule: 
                                should_stop)
             kept = torch.stack(traj, 1)[:, :, rows]  # (k, steps, rows, D)
         for i, (key, c) in enumerate(todo.items()):
-            cache.put(key, kept[i].clone())
+            found[key] = kept[i].clone()
+            cache.put(key, found[key])
             if c.store is not None:
                 c.store.save(key, kept[i].to("cpu", torch.float32).numpy())
         cache.computed += k
-    return [cache.get(key) for key in keys]  # type: ignore[misc]
+    return [found[key] for key in keys]
 
 
 def _rows(tokens: int, clip: InsertedClip) -> list[tuple[int, int]]:
