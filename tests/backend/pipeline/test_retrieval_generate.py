@@ -3,8 +3,6 @@ generate for new speech with the discourse strategy and with an animator's cue."
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -72,19 +70,12 @@ def test_worker_protocol_retrieval_fields(tmp_path):
 
 
 def test_add_clip_command(tmp_path, capsys):
-    from backend.motion.motion import Motion
+    from tests.support.user_clip import studio_take
 
-    rng = np.random.default_rng(0)
-    n = 360  # 12 s at 30 fps
-    Motion(poses=(0.1 * rng.standard_normal((n, 55, 3))).astype(np.float32),
-           trans=np.zeros((n, 3), np.float32), expressions=np.zeros((n, 100), np.float32),
-           fps=30.0).save_npz(tmp_path / "studio_take.npz")
-    words = [{"word": w, "start": 1.0 + 0.4 * i, "end": 1.3 + 0.4 * i}
-             for i, w in enumerate("look at this huge circle because it matters".split())]
-    (tmp_path / "words.json").write_text(json.dumps(words))
+    motion, words = studio_take(tmp_path)
     db = tmp_path / "db"
-    args = ["add-clip", str(tmp_path / "studio_take.npz"), "--words",
-            str(tmp_path / "words.json"), "--db", str(db), "--label", "iconic@2.2-3.0:circle",
+    args = ["add-clip", str(motion), "--words", str(words), "--db", str(db), "--label",
+            "iconic@2.2-3.0:circle",
             "--speaker", "katya"]
     assert main(args) == 0
     assert "added 1 window(s)" in capsys.readouterr().out

@@ -4,7 +4,6 @@ database (resumable), and a clip without a recording is said so."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -20,6 +19,7 @@ from backend.progress import Cancelled
 from backend.retrieval.database import GestureDatabase
 from backend.retrieval.planner import Cue
 from tests.support.beat2_synthetic import make_beat2
+from tests.support.user_clip import studio_take
 
 
 @pytest.fixture(scope="module")
@@ -120,20 +120,10 @@ def test_build_db_needs_something_to_do(tmp_path, capsys):
     assert "no gesture database" in capsys.readouterr().err
 
 
-def _studio_clip(tmp_path, seconds: float = 12.0):
-    from backend.motion.motion import Motion
-
-    rng = np.random.default_rng(0)
-    n = int(seconds * 30)
-    Motion(poses=(0.1 * rng.standard_normal((n, 55, 3))).astype(np.float32),
-           trans=np.zeros((n, 3), np.float32), expressions=np.zeros((n, 100), np.float32),
-           fps=30.0).save_npz(tmp_path / "studio_take.npz")
-    words = [{"word": w, "start": 1.0 + 0.4 * i, "end": 1.3 + 0.4 * i}
-             for i, w in enumerate("look at this huge circle because it matters".split())]
-    (tmp_path / "words.json").write_text(json.dumps(words))
-    return ["add-clip", str(tmp_path / "studio_take.npz"), "--words",
-            str(tmp_path / "words.json"), "--db", str(tmp_path / "db"), "--label",
-            "iconic@2.2-3.0:circle", "--name", "take1"]
+def _studio_clip(tmp_path):
+    motion, words = studio_take(tmp_path)
+    return ["add-clip", str(motion), "--words", str(words), "--db", str(tmp_path / "db"),
+            "--label", "iconic@2.2-3.0:circle", "--name", "take1"]
 
 
 def test_a_clip_without_recording_is_said_so(new_session, tmp_path, retrieval_speech, capsys):
