@@ -126,7 +126,8 @@ def check_smplx_model_file(path: Path) -> None:
             j_shape = data["J_regressor"].shape if "J_regressor" in keys else None
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(
-            f"SMPL-X model file {path} is not a readable .npz archive ({str(exc).rstrip('.')})."
+            f"SMPL-X model file {path} is not a readable .npz archive "
+            f"({str(exc).split('. ')[0].rstrip('.')})."  # numpy 2 explains in sentences
         ) from None
     missing = [k for k in REQUIRED_MODEL_KEYS if k not in keys]
     if missing or v_shape is None or j_shape is None:  # (the last two imply missing)
