@@ -37,7 +37,7 @@ def doctor(args: argparse.Namespace) -> int:
 
     from ..device import pick_device
 
-    device, sentence = pick_device(args.device)
+    device, sentence, _ = pick_device(args.device)
     print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")
 
     from ..model.checkpoint import CheckpointError

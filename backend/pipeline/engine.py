@@ -19,7 +19,7 @@ from rag_gesture_shared.protocol.generate import DEFAULT_FPS
 from rag_gesture_shared.protocol.sampling import OFFICIAL_STEPS
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker
 
-from ..diffusion.ddim import Replacement, ddim_sample, gaussian_noise
+from ..diffusion.ddim import Replacement, cpu_randn, ddim_sample, gaussian_noise
 from ..diffusion.schedule import Schedule, respace_for_steps
 from ..model.denoiser import StyleTable
 from ..model.gesture_rep import canvas_slices
@@ -145,7 +145,7 @@ class Engine:
         """Sample the given consecutive windows; `held[k]` = (rows (B,43) bool, clean target),
         `insertions[k]` = clips planted into window k (their rows win over carried tokens)."""
         indices = list(indices)
-        gen = torch.Generator(device=self.device).manual_seed(opts.seed)
+        gen = torch.Generator().manual_seed(opts.seed)  # on the CPU: same noise on any device
         noise = gaussian_noise(gen)
         tokens = self.model.tokens
         d = self.model.cfg.latent_dim
@@ -165,7 +165,7 @@ class Engine:
             with torch.inference_mode():
                 den = self.denoiser(win.text.frames, win.audio, speaker, b, schedule,
                                     should_stop)
-                x_t = torch.randn((b, 4 * tokens + 3, d), generator=gen, device=self.device)
+                x_t = cpu_randn((b, 4 * tokens + 3, d), gen, self.device)
                 rows = torch.zeros(b, 4 * tokens + 3, dtype=torch.bool, device=self.device)
                 target = torch.zeros_like(x_t)
                 if held and k in held:
