@@ -67,6 +67,16 @@ class RAG_GESTURE_PT_main(_GesturePanel, bpy.types.Panel):
         row.operator("rag_gesture.generate", icon="PLAY")
         _job_box(layout, context)
         layout.label(text="Worker: " + client.worker_status(), icon="CONSOLE")
+        device_warning(layout)
+
+
+def device_warning(layout: bpy.types.UILayout) -> None:
+    """The backend's sentence when it runs on the CPU instead of the GPU asked for."""
+    note = client.device_warning()
+    if note:
+        col = layout.column(align=True)
+        for i, line in enumerate(_wrap(note, 42)):
+            col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 class RAG_GESTURE_UL_bones(bpy.types.UIList):
@@ -176,8 +186,8 @@ class RAG_GESTURE_PT_dialogue(_GesturePanel, bpy.types.Panel):
                 for i, line in enumerate(_wrap(str(exc), 42)):
                     layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
             else:
-                layout.label(text=f"{strip.name}: frames {strip.frame_final_start}-"
-                             f"{strip.frame_final_end}", icon="SOUND")
+                layout.label(text=f"{strip.name}: frames {compat.strip_left(strip)}-"
+                             f"{compat.strip_right(strip)}", icon="SOUND")
 
         layout.separator()
         layout.prop(settings, "transcript_source")

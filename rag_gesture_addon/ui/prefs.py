@@ -70,9 +70,12 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         "installed (empty: the one made by Set up backend)")
     device: EnumProperty(
         name="Device", default="AUTO",
-        items=[("AUTO", "Automatic", "An NVIDIA GPU when PyTorch sees one, else the CPU"),
-               ("CUDA", "CUDA GPU", "An NVIDIA GPU (falls back to the CPU, and says so, "
-                "when there is none)"),
+        items=[("AUTO", "Automatic", "An NVIDIA GPU (CUDA) when PyTorch can use one, else an "
+                "Apple GPU (MPS), else the CPU"),
+               ("CUDA", "CUDA GPU", "An NVIDIA GPU (falls back to the CPU, and says why, "
+                "when there is none or it cannot be used)"),
+               ("MPS", "Apple GPU (MPS)", "The GPU of an Apple Silicon Mac (falls back to the "
+                "CPU, and says why, when it cannot be used)"),
                ("CPU", "CPU", "The processor; slower but always there")])
     weights_dir: StringProperty(
         name="Weights Folder", subtype="DIR_PATH",

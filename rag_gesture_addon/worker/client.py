@@ -48,6 +48,20 @@ class WorkerError(RuntimeError):
     """The worker cannot be started or written to; the message is one sentence."""
 
 
+@dataclass(frozen=True)
+class DeviceState:
+    """Where the worker runs the model, as its hello (or a later result) says."""
+
+    device: str
+    note: str
+    fallback: bool  # a GPU was asked for or visible, but the CPU runs: show `note`
+
+
+def device_of(fields: Mapping[str, Any]) -> DeviceState:
+    return DeviceState(str(fields.get("device") or "?"), str(fields.get("device_note") or ""),
+                       bool(fields.get("device_fallback")))
+
+
 @dataclass
 class WorkerConfig:
     """Everything that decides how the worker process is started (compared for restarts)."""
@@ -141,6 +155,7 @@ class WorkerClient:
         self.config = WorkerConfig(python=python, args=list(args), env=dict(env or {}),
                                    backend_root=backend_root, threads=threads)
         self.hello: dict[str, Any] | None = None
+        self.device: DeviceState | None = None  # from the hello, updated by results
         self.returncode: int | None = None
         self.proc: subprocess.Popen | None = None
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -359,7 +374,11 @@ class WorkerClient:
                 kind = event.get("type")
                 if kind == "hello":
                     self.hello = event
-                elif kind in ("result", "error") and event.get("id") is not None:
+                    self.device = device_of(event)
+                elif kind == "result" and isinstance(event.get("info"), dict) \
+                        and "device" in event["info"]:
+                    self.device = device_of(event["info"])  # may change at model loading
+                if kind in ("result", "error") and event.get("id") is not None:
                     with self._lock:
                         self._pending.discard(event["id"])
                 self._events.put(event)
@@ -431,6 +450,16 @@ def stop_worker(timeout: float = 3.0) -> None:
         w, _worker = _worker, None
         w.stop(timeout)
         _last_exit = ""
+
+
+def device_warning() -> str:
+    """The worker's sentence when it runs on the CPU instead of the GPU asked for (or one it
+    sees but cannot use), else ""."""
+    w = _worker
+    state = w.device if w is not None else None
+    if state is None or not state.fallback or not state.note:
+        return ""
+    return state.note.rstrip(".") + "."
 
 
 def worker_status() -> str:
