@@ -31,6 +31,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag_gesture_shared.protocol.download import DownloadUpdate
+
 from .progress import Cancelled, StopFn
 
 CHUNK = 1 << 20  # bytes per read when hashing a file on disk
@@ -70,22 +72,7 @@ class RemoteFile:
             return 0
 
 
-@dataclass
-class Report:
-    """What a progress callback gets: totals over every file of the download."""
-
-    done: int  # bytes on disk, including those kept from earlier runs
-    total: int
-    speed: float  # bytes per second over the last few seconds (0 at the start)
-    file: str  # repo path of the file being fetched ("" when none)
-    files_done: int
-    files: int
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
-
-
+Report = DownloadUpdate  # what a progress callback gets: totals over every file
 ReportFn = Callable[[Report], None]
 
 
@@ -239,10 +226,3 @@ def _verify_and_place(f: RemoteFile) -> None:
                             "it was deleted and will be fetched again")
     os.replace(f.partial, f.dest)
 
-
-def human_bytes(n: float) -> str:
-    """1.2 GB, 312 MB, 4.0 kB: decimal units, as download sizes are usually quoted."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}" if n < 100 * size else f"{n / size:.0f} {unit}"
-    return f"{int(n)} B"

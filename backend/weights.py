@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .downloads import DownloadError, Meter, RemoteFile, Report, ReportFn, fetch, human_bytes
+from .downloads import DownloadError, Meter, RemoteFile, Report, ReportFn, fetch
 from .progress import StopFn
 
 HF_REPO = "m-hamza-mughal/rag-gesture-weights"
@@ -242,8 +242,7 @@ class TerminalProgress:
         self.file = None
 
     def __call__(self, r: Report) -> None:
-        text = (f"{human_bytes(r.done)} of {human_bytes(r.total)} "
-                f"({100 * r.fraction:.0f}%), {human_bytes(r.speed)}/s")
+        text = r.describe()
         if self.tty:
             print(f"\r  {text}  {r.file[-40:]:40s}", end="", file=self.stream, flush=True)
             if not r.file:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rag_gesture_shared.protocol.download import DownloadUpdate
+
 
 def download(args: argparse.Namespace) -> int:
     """Fetch the official weights (and the speech models); exit 1 with one sentence on failure."""
@@ -48,9 +50,6 @@ def download(args: argparse.Namespace) -> int:
     return 0
 
 
-def json_lines(r: object) -> None:
+def json_lines(r: DownloadUpdate) -> None:
     """One progress update as a JSON line on stdout (what the Blender add-on reads)."""
-    import json
-
-    fields = ("done", "total", "speed", "file", "files_done", "files")
-    print(json.dumps({"type": "download", **{k: getattr(r, k) for k in fields}}), flush=True)
+    print(r.to_line(), flush=True)
