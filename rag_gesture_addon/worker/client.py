@@ -39,6 +39,7 @@ from ..shared.protocol import events
 from ..shared.protocol.control import CancelRequest, PingRequest, ShutdownRequest
 from ..shared.protocol.envelope import ProtocolError, decode_line, encode_line
 from ..shared.protocol.requests import Request
+from .paths import search_path
 
 BACKEND_MODULE = "backend.cli"  # run with `<python> -m`
 LOG_TAIL_CHARS = 4000
@@ -100,8 +101,7 @@ def child_environment(extra: Mapping[str, str] | None = None,
         env["OMP_NUM_THREADS"] = str(int(threads))
         env["MKL_NUM_THREADS"] = str(int(threads))
     if backend_root:
-        old = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = backend_root + (os.pathsep + old if old else "")
+        env["PYTHONPATH"] = search_path(backend_root, env.get("PYTHONPATH"))
     env.update(extra or {})
     return env
 

@@ -248,3 +248,48 @@ def test_doctor_findings_in_plain_words():
                      "All good: the backend is ready."]
     assert setup.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
         "The backend is not installed in this interpreter: press Set up backend."]
+
+
+def test_command_output_reaches_lines_only_when_the_job_steps():
+    """The reader thread only queues lines; the UI's list changes on the driving thread."""
+    job = jobs.CommandJob([[sys.executable, "-c", "print('a'); print('b')"]])
+    job.step()  # starts the command
+    job._thread.join(30)  # everything is read and queued by now
+    assert job.lines == ["$ " + jobs.shown(job.commands[0])]
+    job.run()
+    assert job.lines[1:] == ["a", "b"]
+
+
+def test_a_failed_command_says_its_own_error_line():
+    job = jobs.CommandJob([[sys.executable, "-c",
+                            "import sys; print('Collecting torch'); "
+                            "print('ERROR: No matching distribution found for torch==9.9'); "
+                            "sys.exit(1)"]])
+    assert job.run().message == "No matching distribution found for torch==9.9."
+    lenient = jobs.CommandJob([[sys.executable, "-c", "print('x')"],
+                               [sys.executable, "-c", "import sys; sys.exit(1)"]],
+                              check_last=False)
+    assert lenient.run().status == "done" and lenient.returncode == 1
+
+
+def test_terminal_advice_becomes_the_button_to_press():
+    msg = ("No RAG-Gesture weights found (looked in /w, /home/a/.cache/rag-gesture); fetch "
+           "them with `rag-gesture download --weights /w`, or by hand with `hf download x` "
+           "and pass `--weights DIR` or set RAG_GESTURE_HOME=DIR.")
+    assert jobs.without_terminal(msg) == (
+        "No RAG-Gesture weights found (looked in /w, /home/a/.cache/rag-gesture); press "
+        "Download Weights in the add-on preferences")
+    assert jobs.error_sentence({"code": "missing_weights", "message": msg}).endswith(
+        "press Download Weights in the add-on preferences.")
+    problem = ("the speech model bert-base-cased is missing from the Hugging Face cache /c "
+               "(its config.json is not there); run `rag-gesture download`")
+    assert setup.doctor_findings([f"  problem: {problem}"], 1) == [
+        "The speech model bert-base-cased is missing from the Hugging Face cache /c (its "
+        "config.json is not there); press Download Weights in the add-on preferences."]
+    assert jobs.without_terminal("the file is broken") == "the file is broken"
+
+
+def test_download_command():
+    assert setup.download_command("/v/bin/python") == [
+        "/v/bin/python", "-m", "backend.cli", "download", "--progress", "json"]
+    assert setup.download_command("/v/bin/python", "/w e i")[-2:] == ["--weights", "/w e i"]
