@@ -319,22 +319,10 @@ class RAG_GESTURE_OT_setup_backend(_CommandOperator, bpy.types.Operator):
         return super().outcome(context)
 
 
-class RAG_GESTURE_OT_download_weights(_CommandOperator, bpy.types.Operator):
-    """Download the RAG-Gesture weights and the two speech models (a few GB) with the
-    backend, then check the setup; Cancel keeps what arrived and the next press goes on
-    from there"""
+class DownloadWeightsLogic(_CommandOperator):
+    """Download Weights' job and its verdict (a plain class: tests drive it modally)."""
 
-    bl_idname = "rag_gesture.download_weights"
-    bl_label = "Download Weights"
     job_label = "Download weights"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if not bpy.app.online_access:
-            cls.poll_message_set("Blender's online access is off (Preferences > System > "
-                                 "Network)")
-            return False
-        return super().poll(context)
 
     def make_job(self, context: bpy.types.Context) -> jobs.DownloadJob:
         prefs = get_prefs(context)
@@ -372,6 +360,23 @@ class RAG_GESTURE_OT_download_weights(_CommandOperator, bpy.types.Operator):
         problems = [f for f in FINDINGS[1:] if not f.startswith(("Device:", "Weights:"))]
         return "WARNING", problems[0] if problems else "The check found problems; see the " \
             "add-on preferences."
+
+
+class RAG_GESTURE_OT_download_weights(DownloadWeightsLogic, bpy.types.Operator):
+    """Download the RAG-Gesture weights and the two speech models (a few GB) with the
+    backend, then check the setup; Cancel keeps what arrived and the next press goes on
+    from there"""
+
+    bl_idname = "rag_gesture.download_weights"
+    bl_label = "Download Weights"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not bpy.app.online_access:
+            cls.poll_message_set("Blender's online access is off (Preferences > System > "
+                                 "Network)")
+            return False
+        return super().poll(context)
 
 
 class RAG_GESTURE_OT_check_setup(_CommandOperator, bpy.types.Operator):

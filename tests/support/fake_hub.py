@@ -268,3 +268,22 @@ def release_repos(root: Path, bert_dir: Path, wav2vec_dir: Path) -> dict[str, di
              "coreml/fill-mask/float32_model.mlpackage/Manifest.json": b"{}", "README.md": b"#"}
     wav2vec = folder_files(make_wav2vec(wav2vec_dir))
     return {HF_REPO: weights, BERT: bert, WAV2VEC: wav2vec}
+
+
+def serve(folder: Path, delay: float = 0.0) -> None:
+    """`python -m tests.support.fake_hub FOLDER [DELAY]`: build the release repos in FOLDER,
+    serve them, print ``URL <address>`` and stop when standard input closes (for test
+    processes that cannot import torch, such as the bpy 4.2 suite)."""
+    import sys
+
+    repos = release_repos(folder / "release", folder / "bert", folder / "wav2vec")
+    hub = FakeHub(repos, delay=delay).start()
+    print(f"URL {hub.url}", flush=True)
+    sys.stdin.read()
+    hub.stop()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
