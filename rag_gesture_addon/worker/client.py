@@ -106,18 +106,34 @@ def child_environment(extra: Mapping[str, str] | None = None,
     return env
 
 
-def describe_exit(returncode: int | None, log_tail: str, before_hello: bool) -> str:
-    """One sentence about a worker that stopped on its own."""
+# Windows reports a crash as an NTSTATUS exit code, not a signal.
+WINDOWS_CRASHES = {0xC0000005: "access violation", 0xC00000FD: "stack overflow",
+                   0xC0000409: "stack buffer overrun", 0xC0000017: "out of memory",
+                   0xC000012D: "out of memory (the page file is full)",
+                   0xC000013A: "stopped with Ctrl+C", 0xC0000135: "a DLL was not found",
+                   0xC000001D: "illegal instruction"}
+
+
+def how_it_ended(returncode: int | None) -> str:
+    """"was killed (SIGKILL)", "crashed (Windows status 0xC0000005: access violation)",
+    "exited with code 1" or "stopped answering"."""
     if returncode is None:
-        how = "stopped answering"
-    elif returncode < 0:
+        return "stopped answering"
+    if returncode < 0:  # POSIX: killed by a signal
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        how = f"was killed ({name})"
-    else:
-        how = f"exited with code {returncode}"
+        return f"was killed ({name})"
+    if returncode >= 0xC0000000:  # Windows: an NTSTATUS error code
+        what = WINDOWS_CRASHES.get(returncode)
+        return f"crashed (Windows status 0x{returncode:08X}" + (f": {what})" if what else ")")
+    return f"exited with code {returncode}"
+
+
+def describe_exit(returncode: int | None, log_tail: str, before_hello: bool) -> str:
+    """One sentence about a worker that stopped on its own."""
+    how = how_it_ended(returncode)
     reason = last_error_line(log_tail)
     if before_hello:
         hint = ("check the backend Python interpreter in the add-on preferences "
@@ -248,7 +264,9 @@ class WorkerClient:
         return events.hello_problem(self.hello)
 
     def stop(self, timeout: float = 3.0) -> None:
-        """``shutdown``, then end of input; terminate, then kill, if it does not exit."""
+        """``shutdown``, then end of input: the worker ends itself, on every platform, with
+        no signal. Only one that does not exit in time is terminated, then killed (on
+        Windows both are TerminateProcess)."""
         proc = self.proc
         self._stopping = True
         if proc is not None and proc.poll() is None:

@@ -8,6 +8,7 @@ fast. The worker layer imports no bpy, so this runs in any Python.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -293,3 +294,41 @@ def test_download_command():
     assert setup.download_command("/v/bin/python") == [
         "/v/bin/python", "-m", "backend.cli", "download", "--progress", "json"]
     assert setup.download_command("/v/bin/python", "/w e i")[-2:] == ["--weights", "/w e i"]
+
+
+def test_windows_crash_codes_read_as_sentences():
+    assert client_mod.how_it_ended(3221225477) == \
+        "crashed (Windows status 0xC0000005: access violation)"
+    assert client_mod.how_it_ended(0xC0000017) == \
+        "crashed (Windows status 0xC0000017: out of memory)"
+    assert client_mod.how_it_ended(0xC0000999) == "crashed (Windows status 0xC0000999)"
+    assert client_mod.how_it_ended(1) == "exited with code 1"
+    s = client_mod.describe_exit(0xC0000005, "", before_hello=False)
+    assert s.startswith("The gesture backend stopped unexpectedly: it crashed (Windows status "
+                        "0xC0000005: access violation); ")
+
+
+def test_a_real_worker_starts_and_stops_without_signals(monkeypatch, tmp_path):
+    """Start, hello, ping, stop: the worker ends on `shutdown` and end of input; terminate
+    and kill (signals on POSIX) are never needed."""
+    from tests.support.paths import REPO_ROOT
+
+    def forbidden(self):
+        raise AssertionError("stop() needed a signal")
+
+    w = client_mod.WorkerClient(sys.executable, ["--device", "cpu", "--weights",
+                                                 str(tmp_path / "none")],
+                                backend_root=str(REPO_ROOT), threads=1)
+    try:
+        hello = w.wait_hello(120)
+        assert hello["device"] == "cpu" and hello["device_fallback"] is False
+        assert w.device == client_mod.DeviceState("cpu", "CPU (as requested)", False)
+        w.ping()
+        monkeypatch.setattr(subprocess.Popen, "terminate", forbidden)
+        monkeypatch.setattr(subprocess.Popen, "kill", forbidden)
+        w.stop(timeout=60)
+        assert w.proc.returncode == 0 and not w.alive
+        assert [e["type"] for e in w.poll()][-2:] == ["bye", "exit"]
+    finally:
+        monkeypatch.undo()
+        w.kill()
