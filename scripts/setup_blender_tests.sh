@@ -96,6 +96,7 @@ venv_for() {  # venv_for DIR BASE_PYTHON VERSION: create when missing, check the
 }
 
 [[ -x .venv/bin/python ]] || die ".venv is missing: run scripts/setup.sh first."
+is_version .venv/bin/python 3.11 || die ".venv is not Python 3.11, which the bpy 5.0 wheel needs; make it with PYTHON=python3.11 bash scripts/setup.sh."
 .venv/bin/python -c 'import packaging' 2>/dev/null || .venv/bin/python -m pip install -q packaging
 ensure .venv/bin/python "$BPY_MAIN_SPEC" pytest
 
