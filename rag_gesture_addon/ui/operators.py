@@ -288,6 +288,19 @@ class _CommandOperator(ModalJobOperator):
         SETUP_LOG[:] = self._job.lines[-40:]
         super().on_tick(context, state)
 
+    @staticmethod
+    def backend_process(context: bpy.types.Context) -> dict:
+        """env and cwd for a command of the installed backend (doctor, download), as the
+        worker gets them; one sentence when there is no backend interpreter yet."""
+        prefs = get_prefs(context)
+        if not prefs.resolved_python():
+            raise ValueError("no backend Python interpreter is set; press Set up backend "
+                             "first")
+        config = prefs.worker_config()
+        return {"env": client.child_environment(backend_root=config.backend_root,
+                                                threads=config.threads),
+                "cwd": config.backend_root}
+
 
 class RAG_GESTURE_OT_setup_backend(_CommandOperator, bpy.types.Operator):
     """Create a Python environment and install PyTorch and the RAG-Gesture backend into it
@@ -330,14 +343,8 @@ class DownloadWeightsLogic(_CommandOperator):
             raise ValueError("Blender's online access is off (Preferences > System > "
                              "Network), so nothing can be downloaded; turn it on, or copy "
                              "the weights by hand and set the Weights Folder")
-        if not prefs.resolved_python():
-            raise ValueError("no backend Python interpreter is set; press Set up backend "
-                             "first")
-        config = prefs.worker_config()
-        env = client.child_environment(backend_root=config.backend_root,
-                                       threads=config.threads)
-        return jobs.DownloadJob(prefs.download_command(), prefs.doctor_command(), env=env,
-                                cwd=config.backend_root, timeout=6 * 3600.0)
+        return jobs.DownloadJob(prefs.download_command(), prefs.doctor_command(),
+                                timeout=6 * 3600.0, **self.backend_process(context))
 
     def on_tick(self, context: bpy.types.Context, state: jobs.JobState) -> None:
         show_status(context, state, self.job_label)  # the log stays empty: progress shows
@@ -388,15 +395,8 @@ class RAG_GESTURE_OT_check_setup(_CommandOperator, bpy.types.Operator):
     job_label = "Check setup"
 
     def make_job(self, context: bpy.types.Context) -> jobs.CommandJob:
-        prefs = get_prefs(context)
-        if not prefs.resolved_python():
-            raise ValueError("no backend Python interpreter is set; press Set up backend "
-                             "first")
-        config = prefs.worker_config()
-        env = client.child_environment(backend_root=config.backend_root,
-                                       threads=config.threads)
-        return jobs.CommandJob([prefs.doctor_command()], env=env, cwd=config.backend_root,
-                               timeout=600.0)
+        return jobs.CommandJob([get_prefs(context).doctor_command()], timeout=600.0,
+                               **self.backend_process(context))
 
     def outcome(self, context: bpy.types.Context) -> tuple[str, str]:
         job = self._job
