@@ -26,6 +26,7 @@ from typing import Any
 
 import bpy
 
+from ..core.paths import resolve_path
 from ..shared.protocol.retrieval import CUE_KINDS, Cue
 from . import compat
 
@@ -109,7 +110,7 @@ def sound_file(strip: Any, folder: str | None = None) -> tuple[str, bool]:
         with open(path, "wb") as fh:
             fh.write(packed.data)
         return path, True
-    path = os.path.normpath(bpy.path.abspath(sound.filepath, library=sound.library))
+    path = user_path(bpy.path.abspath(sound.filepath, library=sound.library))
     if not sound.filepath or not os.path.isfile(path):
         raise TimelineError(f"The sound file of strip '{strip.name}' is missing "
                             f"({path or 'no file path'}); relink it or pack it into the "
@@ -128,8 +129,13 @@ def audio_from_strip(scene: bpy.types.Scene, strip: Any, folder: str | None = No
     return info
 
 
+def user_path(path: str) -> str:
+    """A path from the scene as the worker gets it: absolute and plain (core.paths)."""
+    return resolve_path(path, os.path.dirname(bpy.data.filepath))
+
+
 def audio_from_file(scene: bpy.types.Scene, path: str, start_frame: float) -> AudioInfo:
-    full = os.path.normpath(bpy.path.abspath(path)) if path else ""
+    full = user_path(path)
     if not full or not os.path.isfile(full):
         raise TimelineError(f"The audio file {full or '(none chosen)'} does not exist; choose "
                             "it in the Gesture panel.")
@@ -180,7 +186,7 @@ def text_block_words(text: Any) -> str:
 
 
 def transcript_path(path: str) -> str:
-    full = os.path.normpath(bpy.path.abspath(path)) if path else ""
+    full = user_path(path)
     if not full or not os.path.isfile(full):
         raise TimelineError(f"The transcript file {full or '(none chosen)'} does not exist.")
     return full

@@ -187,7 +187,7 @@ class RAG_GESTURE_OT_create_armature(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         prefs = get_prefs(context)
-        model = bpy.path.abspath(prefs.smplx_model) if prefs and prefs.smplx_model else None
+        model = timeline.user_path(prefs.smplx_model) if prefs and prefs.smplx_model else None
         try:
             obj = rig.create_smplx_armature(context, name="SMPLX", model_path=model)
         except (ValueError, OSError) as exc:

@@ -8,8 +8,9 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
+from ..core import paths
 from ..shared.requirements import TORCH_REQUIREMENT
-from ..worker import client, jobs, paths, setup
+from ..worker import client, jobs, setup
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the add-on's module: preferences key
 ADDON_DIR = Path(__file__).resolve().parents[1]  # the add-on's folder (zip root)

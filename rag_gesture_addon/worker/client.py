@@ -34,12 +34,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..core.paths import search_path
 from ..shared.motion_file import write_motion_npz
 from ..shared.protocol import events
 from ..shared.protocol.control import CancelRequest, PingRequest, ShutdownRequest
 from ..shared.protocol.envelope import ProtocolError, decode_line, encode_line
 from ..shared.protocol.requests import Request
-from .paths import search_path
 
 BACKEND_MODULE = "backend.cli"  # run with `<python> -m`
 LOG_TAIL_CHARS = 4000

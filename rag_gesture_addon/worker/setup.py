@@ -14,10 +14,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
+from ..core.paths import pip_source, venv_python
 from ..shared.requirements import PYTHON_VERSIONS, TORCH_REQUIREMENT
 from .client import BACKEND_MODULE
 from .jobs import sentence, without_terminal
-from .paths import pip_source, venv_python
 
 __all__ = ["venv_python"]  # re-exported: the preferences find the made interpreter here
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_gesture_addon.worker import paths
+from rag_gesture_addon.core import paths
 from rag_gesture_addon.worker.setup import pick_base_python, setup_commands
 
 WIN_HOME = "C:\\Users\\José Müller"

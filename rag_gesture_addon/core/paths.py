@@ -1,4 +1,5 @@
-"""Every path the add-on hands to the worker or to pip, made absolute and plain here.
+"""Every path the add-on hands to the worker or to pip, made absolute and plain here (the
+preferences, the sound and transcript files, the gesture database).
 
 Plain functions of strings (no bpy, no file system unless asked), so the Windows and macOS
 cases are tested on any machine: ``pathmod`` is ``ntpath`` or ``posixpath`` in the tests and
