@@ -20,7 +20,7 @@ def test_builds_without_blenders_tool(tmp_path):
     (zip_path,) = tmp_path.glob("rag_gesture-*.zip")
     with zipfile.ZipFile(zip_path) as zf:
         names = set(zf.namelist())
-    assert {"blender_manifest.toml", "__init__.py", "worker/paths.py", "shared/protocol/"
+    assert {"blender_manifest.toml", "__init__.py", "core/paths.py", "shared/protocol/"
             "download.py", "backend_src/backend/downloads.py"} <= names
 
 
