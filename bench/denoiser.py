@@ -26,6 +26,7 @@ import torch
 
 from backend.diffusion.ddim import ddim_sample
 from backend.diffusion.schedule import Schedule
+from backend.machine import describe
 from backend.model.config import DenoiserConfig, GuidanceConfig
 from backend.model.denoiser import RagGestureDenoiser, StyleTable
 from backend.model.gesture_rep import PART_ORDER
@@ -66,6 +67,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10, help="timed single steps per mode")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")  # figures depend on it
     torch.manual_seed(0)
 
     t0 = time.perf_counter()

@@ -64,8 +64,11 @@ def main() -> None:
     import bpy
     import numpy as np
 
+    from backend.machine import describe
     from rag_gesture_addon.scene import keys, rig  # imports bpy: after the profile is set
     from rag_gesture_shared import rotations as rot
+
+    print(f"machine: {describe()}")  # figures depend on it
 
     n = int(round(args.seconds * args.fps))
     rng = np.random.default_rng(0)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from backend.machine import describe
 from backend.speech.audio import audio_from_array, load_audio
 from backend.speech.bert import BertWords
 from backend.speech.frontend import SpeechFrontEnd
@@ -63,6 +64,7 @@ def speech_bench_args(description: str) -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, default=60.0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"machine: {describe()}")  # figures depend on it
     return args
 
 

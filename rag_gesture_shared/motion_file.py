@@ -14,14 +14,17 @@ failure deep inside the model. Files are never unpickled.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import pickle
 import zipfile
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from .atomic_file import atomic_write
 from .skeleton import NUM_BETAS, NUM_EXPRESSIONS, NUM_JOINTS
 
 POSE_COLUMNS = 3 * NUM_JOINTS  # 165
@@ -84,26 +87,44 @@ def check_motion(poses: Any, trans: Any, expressions: Any, fps: Any, betas: Any 
             "betas": betas, "gender": gender, "model": model}
 
 
-def write_motion_npz(path: str | os.PathLike[str], poses: Any, trans: Any, expressions: Any,
-                     fps: float, betas: Any = None, gender: str = DEFAULT_GENDER,
-                     model: str = DEFAULT_MODEL) -> None:
+def write_motion_npz(path: str | os.PathLike[str] | BinaryIO, poses: Any, trans: Any,
+                     expressions: Any, fps: float, betas: Any = None,
+                     gender: str = DEFAULT_GENDER, model: str = DEFAULT_MODEL) -> None:
     """Write the layout above to exactly `path` (float32 arrays, after `check_motion`).
 
-    An open file handle is used so numpy does not append '.npz' to other suffixes.
+    Atomic (`atomic_file`): a failure leaves an earlier file at `path` untouched. `path` may
+    also be an open binary file (e.g. one of an `AtomicGroup`). An open file handle is used
+    so numpy does not append '.npz' to other suffixes.
     """
     m = check_motion(poses, trans, expressions, fps, betas, gender, model)
+    if hasattr(path, "write"):
+        _savez(path, m)
+    else:
+        with atomic_write(path) as fh:
+            _savez(fh, m)
+
+
+def _savez(fh: BinaryIO, m: dict[str, Any]) -> None:
+    """The arrays of a `check_motion` dict into an open binary file."""
     n = m["poses"].shape[0]
-    with open(path, "wb") as fh:
-        np.savez(
-            fh,
-            betas=m["betas"],
-            poses=m["poses"].reshape(n, POSE_COLUMNS),
-            expressions=m["expressions"],
-            trans=m["trans"],
-            model=np.array(m["model"]),
-            gender=np.array(m["gender"]),
-            mocap_frame_rate=np.array(m["fps"], dtype=np.float64),
-        )
+    fh.write(npz_bytes({
+        "betas": m["betas"],
+        "poses": m["poses"].reshape(n, POSE_COLUMNS),
+        "expressions": m["expressions"],
+        "trans": m["trans"],
+        "model": np.array(m["model"]),
+        "gender": np.array(m["gender"]),
+        "mocap_frame_rate": np.array(m["fps"], dtype=np.float64),
+    }))
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """An uncompressed .npz archive in memory, written to a file in one call: `np.savez`
+    straight into a file that fails half-way (a full disk) leaves its ZipFile for the
+    garbage collector, which later prints a traceback of its own."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def read_motion_npz(path: str | os.PathLike[str]) -> dict[str, Any]:

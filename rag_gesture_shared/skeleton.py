@@ -39,6 +39,9 @@ PARTS: dict[str, tuple[int, ...]] = {"upper": UPPER, "hands": HANDS, "lower": LO
 # Body parts a "Regenerate range" can keep as they are (protocol `locks`); "lower" also holds
 # the root orientation and the translation, "face" the jaw, the eyes and the expressions.
 LOCKABLE_PARTS: tuple[str, ...] = ("upper", "hands", "face", "lower")
+# The joints each lock keeps. "hands" is the fingers and thumbs only: the wrists belong to
+# "upper" (the model's upper-body part), so a locked hand still turns with its forearm.
+LOCKED_JOINTS: dict[str, tuple[int, ...]] = {**PARTS, "face": FACE + EYES}
 
 # Foot joints used for contacts (spec §1.4): left/right ankle, left/right foot.
 CONTACT_JOINTS: tuple[int, ...] = (7, 8, 10, 11)

@@ -76,8 +76,8 @@ else
     "$VPY" -m pip install -q "$TORCH_SPEC"
 fi
 
-say "installing rag-gesture-blender (editable) with test extras"
-"$VPY" -m pip install -q -e ".[test]"
+say "installing rag-gesture-blender (editable) with the test and batch (Ray) extras"
+"$VPY" -m pip install -q -e ".[test,batch]"
 
 "$VPY" - <<'PY'
 import torch

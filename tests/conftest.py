@@ -40,6 +40,22 @@ def small(official_checkpoint):
 
 
 @pytest.fixture(scope="session")
+def fixture_set(parity_path, golden, golden_meta, small):
+    """The golden set with the model loaded through the official-layout loader."""
+    from backend.parity.fixtures import FixtureSet
+
+    return FixtureSet(parity_path, golden, golden_meta, small.model, small.config)
+
+
+@pytest.fixture(scope="session")
+def parity(fixture_set):
+    """The noise-floor rule over the golden set, each computation evaluated once."""
+    from tests.support.parity_support import ParityRun
+
+    return ParityRun(fixture_set)
+
+
+@pytest.fixture(scope="session")
 def tiny_wav2vec_dir(tmp_path_factory):
     from tests.support.speech_models import make_wav2vec
 
@@ -65,3 +81,36 @@ def tiny_wav2vec(tiny_wav2vec_dir):
     from backend.speech.wav2vec import Wav2VecModel
 
     return Wav2VecModel(tiny_wav2vec_dir)
+
+
+RETRIEVAL_TEXT = "we stayed inside because it was raining and then we played a game"
+
+
+@pytest.fixture(scope="session")
+def beat2_database(tmp_path_factory, tiny_bert_dir):
+    """A gesture database built by `rag-gesture build-db` from the synthetic BEAT2 tree."""
+    from backend.cli import main
+    from backend.retrieval.database import GestureDatabase
+    from tests.support.beat2_synthetic import make_beat2
+
+    root = make_beat2(tmp_path_factory.mktemp("beat2"))
+    db = tmp_path_factory.mktemp("db") / "gestures"
+    assert main(["build-db", "--beat2", str(root), "--db", str(db), "--bert",
+                 str(tiny_bert_dir)]) == 0
+    with GestureDatabase(db) as g:
+        assert g.count() > 0 and g.audio_path(g.window_start(g.names()[0])[0]) is not None
+    return db
+
+
+@pytest.fixture(scope="session")
+def retrieval_speech(tmp_path_factory):
+    """Spoken RETRIEVAL_TEXT (a `because` for discourse retrieval) with word timings."""
+    from rag_gesture_shared.protocol.speech import SpeechInput
+    from tests.support.speech_audio import speak
+
+    d = tmp_path_factory.mktemp("talk")
+    audio = speak(RETRIEVAL_TEXT, d / "talk.wav")
+    words = [{"word": w, "start": 0.3 + 0.3 * i, "end": 0.55 + 0.3 * i}
+             for i, w in enumerate(RETRIEVAL_TEXT.split())]
+    (d / "words.json").write_text(json.dumps(words))
+    return SpeechInput(audio, transcript=d / "words.json")

@@ -1,4 +1,5 @@
-"""`rag-gesture` command line: doctor, download, generate, build-db, add-clip, worker.
+"""`rag-gesture` command line: doctor, download, generate, batch, build-db, add-clip, worker,
+parity-report.
 
 Threading: the model runs many small matrix products per step. On an idle machine OpenMP's
 default busy-waiting is fastest (2 cores: ~60 ms per step vs ~90 ms with passive waiting);
@@ -14,20 +15,21 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..device import DEVICE_CHOICES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import build_db, generate
+    from . import batch, build_db, generate
 
     ap = argparse.ArgumentParser(prog="rag-gesture", description="RAG-Gesture backend tools")
     ap.add_argument("--version", action="version", version=f"rag-gesture {__version__}")
-    ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    ap.add_argument("--threads", type=_positive_int,
+                    help="CPU threads for torch (default: torch's)")
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("doctor", help="check the installation and load the weights")
-    d.add_argument("--weights", help="folder that contains experiments/ (official layout)")
-    d.add_argument("--checkpoint", help="a diffusion checkpoint file (overrides --weights)")
-    d.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    from .options import add_model_options
+
+    d = sub.add_parser("doctor", help="check the installation and load everything generate "
+                       "loads, with the same options; exit 1 if something is missing")
+    add_model_options(d)
     d.set_defaults(func=_lazy("doctor", "doctor"))
     dl = sub.add_parser("download", help="fetch the official weights and the speech models "
                         "(re-run it after an interruption: it goes on where it stopped)")
@@ -42,15 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
                     "Blender add-on")
     dl.set_defaults(func=_lazy("download", "download"))
     generate.add_parser(sub)
+    batch.add_parser(sub)
     build_db.add_parser(sub)
     build_db.add_clip_parser(sub)
     w = sub.add_parser("worker", help="serve the JSON-lines protocol on stdin/stdout "
                        "(used by the Blender add-on; see docs/protocol.md)")
-    from .options import add_model_options
-
     add_model_options(w)
     w.set_defaults(func=_lazy("worker", "worker"))
+    from ..parity import report
+
+    report.add_parser(sub)
     return ap
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (argparse turns the error into usage)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
 
 
 def _lazy(module: str, name: str):
@@ -63,12 +78,18 @@ def _lazy(module: str, name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C is one line, "cancelled", and exit code 130 (every file is
+    written atomically, so nothing is left half-written)."""
     args = build_parser().parse_args(argv)
-    if args.threads:
-        import torch
+    try:
+        if args.threads:
+            import torch
 
-        torch.set_num_threads(args.threads)
-    return args.func(args)
+            torch.set_num_threads(args.threads)
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

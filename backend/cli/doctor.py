@@ -18,7 +18,8 @@ def _version(module: str) -> str | None:
 
 
 def doctor(args: argparse.Namespace) -> int:
-    """Print what is installed and load the weights; exit 1 if something is missing."""
+    """Print what is installed and load everything `generate` and the worker load, with the
+    same options; "all good" and exit 0 only if they would find everything."""
     problems = 0
     print(f"rag-gesture {__version__} on Python {platform.python_version()} "
           f"({platform.system()} {platform.machine()})")
@@ -38,18 +39,29 @@ def doctor(args: argparse.Namespace) -> int:
     from ..device import pick_device
 
     device, sentence, _ = pick_device(args.device)
-    print(f"device: {sentence}; {torch.get_num_threads()} CPU threads")
+    threads = torch.get_num_threads()
+    print(f"device: {sentence}; {threads} CPU thread{'s' if threads != 1 else ''}")
+    problems += _check_weights(args, device)
+    problems += _check_speech_models(args, device)
+    if args.smplx_model:
+        from ..motion.kinematics import check_smplx_model_file, find_smplx_model_file
 
+        try:
+            check_smplx_model_file(find_smplx_model_file(args.smplx_model))
+            print(f"SMPL-X model: {args.smplx_model}")
+        except ValueError as exc:
+            print(f"  problem: {exc}")
+            problems += 1
+    print("all good" if not problems else f"{problems} problem(s) found")
+    return 1 if problems else 0
+
+
+def _check_weights(args: argparse.Namespace, device: str) -> int:
+    """Find and load the RAG-Gesture weights as a Session would; the number of problems."""
     from ..model.checkpoint import CheckpointError
     from ..model.config import ConfigError
     from ..model.loading import load_official
-    from ..weights import (
-        check_speech_models,
-        check_weights,
-        download_command,
-        locate,
-        missing_weights_message,
-    )
+    from ..weights import check_weights, locate, missing_weights_message
 
     if args.checkpoint:
         from pathlib import Path
@@ -62,22 +74,19 @@ def doctor(args: argparse.Namespace) -> int:
             return 1
         ckpt, root = found.checkpoint, found.root
     print(f"weights: {ckpt}")
+    problems = 0
     if root is not None:
-        missing = check_weights(root, speech_models=False)
+        missing = check_weights(root, speech_models=False)  # the speech models: below
         for problem in missing:
             print(f"  problem: {problem}")
         problems += len(missing)
-    # Missing speech models do not fail doctor: the weights themselves are fine and the backend
-    # can still fetch the speech models on first use when downloads are allowed.
-    for problem in check_speech_models(download_command(root or args.weights)):
-        print(f"  warning: {problem}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             loaded = load_official(ckpt, root=root, device=device)
     except (CheckpointError, ConfigError, OSError) as exc:
         print(f"  cannot load: {exc}")
-        return 1
+        return problems + 1
     cfg = loaded.config
     print(f"  config: {loaded.config_path}")
     for part, path in loaded.vae_yamls.items():
@@ -97,5 +106,32 @@ def doctor(args: argparse.Namespace) -> int:
     for note in loaded.notes:
         print(f"  note: {note}")
     print(f"  loaded in {loaded.seconds:.1f} s")
-    print("all good" if not problems else f"{problems} problem(s) found")
-    return 1 if problems else 0
+    return problems
+
+
+def _check_speech_models(args: argparse.Namespace, device: str) -> int:
+    """Load wav2vec2 and BERT exactly as generate would (--bert / --wav2vec, local files
+    only); the number of problems. With --allow-download a missing model is fetched on
+    first use, so it is a note, not a problem (doctor itself never downloads)."""
+    from ..speech.bert import BertWords
+    from ..speech.pretrained import ModelMissingError
+    from ..speech.wav2vec import Wav2VecModel
+    from .options import session_config
+
+    config = session_config(args)
+    problems = 0
+    for cls, name in ((Wav2VecModel, config.wav2vec), (BertWords, config.bert)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cls(name, device, allow_download=False)
+        except ModelMissingError as exc:
+            if args.allow_download:
+                print(f"  note: the speech model {name} is not here yet; it is downloaded on "
+                      "first use (--allow-download)")
+            else:
+                print(f"  problem: {exc}")
+                problems += 1
+        else:
+            print(f"speech model: {name}")
+    return problems

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 from rag_gesture_shared.protocol.generate import DEFAULT_FPS
 from rag_gesture_shared.protocol.retrieval import DEFAULT_GUIDANCE_SCHEDULE, METHODS
-from rag_gesture_shared.protocol.sampling import OFFICIAL_STEPS
+from rag_gesture_shared.protocol.sampling import MAX_STEPS, MIN_STEPS, OFFICIAL_STEPS
 
 from .options import add_model_options, session_config
 
@@ -37,13 +38,18 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar's line (once)."""
         if self.stage:
             self.stream.write("\n")
             self.stream.flush()
+            self.stage = ""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    g = sub.add_parser("generate", help="speech -> SMPL-X motion (.npz, BEAT2/AMASS layout)")
+    g = sub.add_parser("generate", help="speech -> SMPL-X motion (.npz, BEAT2/AMASS layout)",
+                       epilog="Bad input is refused before any model loads. Exit codes: 0 "
+                       "written, 2 refused (nothing done), 1 failed during the work, 130 "
+                       "cancelled (Ctrl-C); no file is ever left half-written.")
     g.add_argument("audio", help="speech recording (WAV, FLAC, OGG, ...)")
     words = g.add_mutually_exclusive_group()
     words.add_argument("--transcript", help="TXT, SRT, VTT, TextGrid or JSON words")
@@ -53,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--takes", type=int, default=1, help="alternatives generated in one batch")
     g.add_argument("--steps", type=int, default=OFFICIAL_STEPS,
-                   help="DDIM steps (50 = the official schedule; fewer is faster)")
+                   help=f"DDIM steps, {MIN_STEPS}-{MAX_STEPS} (50 = the official schedule; "
+                   "fewer is faster, more follows the schedule's shape more finely)")
     g.add_argument("--fps", type=float, default=DEFAULT_FPS,
                    help=f"output frame rate (default {DEFAULT_FPS:g})")
     g.add_argument("--allow-mismatch", action="store_true",
@@ -73,56 +80,80 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(DB/inversions/, capped by RAG_GESTURE_INVERSION_STORE_GB, default 2)")
     g.add_argument("-o", "--output", required=True,
                    help="output .npz; extra takes are written as NAME_take2.npz, ...")
+    g.add_argument("--force", action="store_true",
+                   help="replace output files that already exist (all takes are replaced "
+                   "together, or none)")
     add_model_options(g)
     g.set_defaults(func=run)
 
 
-def take_path(output: Path, i: int) -> Path:
-    return output if i == 0 else output.with_name(f"{output.stem}_take{i + 1}{output.suffix}")
+# How the worker's field names read on this command line (the rest: --field-name).
+CLI_OPTIONS = {"audio": "the audio file", "retrieval.method": "--retrieval",
+               "retrieval.database": "--db", "retrieval.cues": "--cue",
+               "retrieval.inversion_store": "--no-inversion-store"}
+
+
+def request_message(args: argparse.Namespace, cues: list) -> dict:
+    """The command line as a worker `generate` request, so both check it by the same rules."""
+    msg = {"type": "generate", "id": "cli", "audio": args.audio, "speaker": args.speaker,
+           "seed": args.seed, "takes": args.takes, "steps": args.steps, "fps": args.fps,
+           "allow_mismatch": args.allow_mismatch,
+           "retrieval": {"method": args.retrieval, "database": args.db,
+                         "cues": [c.to_message() for c in cues],
+                         "guidance_schedule": args.guidance_schedule,
+                         "inversion_store": not args.no_inversion_store}}
+    for name in ("transcript", "text"):
+        if getattr(args, name) is not None:
+            msg[name] = getattr(args, name)
+    return msg
 
 
 def run(args: argparse.Namespace) -> int:
-    from rag_gesture_shared.protocol.speech import SpeechInput
+    """Exit 0: written; 2: refused before any model loaded; 1: failed during the work
+    (130, cancelled, is `main`'s)."""
+    from rag_gesture_shared.protocol.envelope import ProtocolError
 
-    from ..pipeline.engine import GenerateOptions
-    from ..pipeline.session import RetrievalOptions, Session
-    from ..worker.protocol import describe_exception
+    from ..pipeline.session import Session, check_request
+    from ..retrieval.planner import parse_cue
+    from ..worker.protocol import describe_exception, parse_request
+    from .outputs import OutputError, check_output, write_takes
 
-    output = Path(args.output)
-    if output.suffix != ".npz":
-        print("error: the output must be a .npz file (BEAT2/AMASS layout)", file=sys.stderr)
-        return 2
+    output = Path(args.output).expanduser()
     try:
-        cues = [parse_cue(c) for c in args.cue]
-    except ValueError as exc:
+        req = parse_request(request_message(args, [parse_cue(c) for c in args.cue]),
+                            CLI_OPTIONS)
+        assert req.speech is not None and req.options is not None
+        checked = check_request(req.speech, req.retrieval)
+        frames = math.ceil(checked.duration * req.options.fps)
+        notes = check_output(output, req.options.takes, frames, args.force)
+    except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        retrieval = RetrievalOptions(args.retrieval, args.db, cues, args.guidance_schedule,
-                                     inversion_store=not args.no_inversion_store)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ProtocolError, ValueError) as exc:  # the worker's codes and sentences
+        code, message, _ = describe_exception(exc)
+        print(f"error ({code}): {message}", file=sys.stderr)
         return 2
     session = Session(session_config(args))
     print(f"device: {session.device_note}", file=sys.stderr)
     bar = ProgressBar()
     try:
-        result = session.generate(
-            SpeechInput(audio=args.audio, transcript=args.transcript, text=args.text,
-                        allow_mismatch=args.allow_mismatch),
-            GenerateOptions(speaker=args.speaker, seed=args.seed, takes=args.takes,
-                            steps=args.steps, fps=args.fps), progress=bar,
-            retrieval=retrieval)
+        result = session.generate(req.speech, req.options, progress=bar,
+                                  retrieval=req.retrieval)
     except Exception as exc:  # one sentence for the user, as the worker does
         bar.close()
         code, message, _ = describe_exception(exc, session.device)
         print(f"error ({code}): {message}", file=sys.stderr)
         return 1
-    bar.close()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    for i, motion in enumerate(result.motions):
-        path = take_path(output, i)
-        motion.save_npz(path)
+    finally:
+        bar.close()  # also on Ctrl-C: `cancelled` then starts on its own line
+    try:
+        paths = write_takes(output, result.motions)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for note in notes:
+        print(f"note: {note}")
+    for path, motion in zip(paths, result.motions, strict=True):
         print(f"wrote {path} ({motion.num_frames} frames at {motion.fps:g} fps, "
               f"{motion.duration:.1f} s)")
     info = result.info
@@ -134,18 +165,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"inserted {ins['clip']} at \"{ins.get('word', '')}\" ({ins.get('label', '')}), "
               f"window {ins['window']}, tokens {ins['tokens'][0]}-{ins['tokens'][1]}")
     return 0
-
-
-def parse_cue(text: str):
-    """`KIND@SECONDS[:CLIP]` -> Cue."""
-    from rag_gesture_shared.protocol.retrieval import CUE_KINDS, Cue
-
-    try:
-        kind, rest = text.split("@", 1)
-        time_text, _, clip = rest.partition(":")
-        if kind not in CUE_KINDS:
-            raise ValueError(kind)
-        return Cue(kind, time=float(time_text), clip=clip or None)
-    except ValueError as exc:
-        raise ValueError(f"cannot read the cue {text!r}; write KIND@SECONDS[:CLIP] with KIND "
-                         "deictic, iconic or metaphoric, e.g. deictic@3.2") from exc

@@ -2,9 +2,10 @@
 
 Every coefficient is taken from the float64 schedule at the step index and cast to float32
 before use, and the update is written in the official operation order, so the sampler
-reproduces the reference trajectories bit for bit on the same hardware. The coefficients come
-from `Schedule.on(device)`: a step reads nothing back from the device and copies nothing to
-it, so a GPU never waits for the host between steps.
+reproduces the reference trajectories bit for bit on the same CPU and torch (elsewhere
+within the float32 noise floor, backend/parity). The coefficients come from
+`Schedule.on(device)`: a step reads nothing back from the device and copies nothing to it,
+so a GPU never waits for the host between steps.
 """
 
 from __future__ import annotations

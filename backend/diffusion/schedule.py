@@ -50,19 +50,31 @@ def space_timesteps(num_timesteps: int, section_counts: str) -> list[int]:
     return sorted(set(steps))
 
 
-def respace_for_steps(steps: int, official: str = "15,15,8,6,6") -> str:
-    """The official section layout scaled to `steps` DDIM steps (same shape, fewer steps)."""
+def respace_for_steps(steps: int, official: str = "15,15,8,6,6",
+                      num_timesteps: int = 1000) -> str:
+    """The official section layout scaled to `steps` DDIM steps (same shape).
+
+    Each section keeps its share of the steps (15/50 of them in the first, ...), but a
+    section of S timesteps holds at most S steps: what a full section cannot take goes to
+    the others, the least filled first, so every count from one step per section up to
+    `num_timesteps` (every timestep) works. The official count returns the official string.
+    """
     sections = [int(x) for x in official.split(",")]
     total = sum(sections)
     if steps == total:
         return official
-    if steps < len(sections):
-        raise ValueError(f"at least {len(sections)} DDIM steps are needed, got {steps}")
-    scaled = [max(1, round(c * steps / total)) for c in sections]
+    size_per, extra = divmod(num_timesteps, len(sections))
+    room = [size_per + (1 if i < extra else 0) for i in range(len(sections))]
+    if not len(sections) <= steps <= num_timesteps:
+        raise ValueError(f"the number of DDIM steps must be from {len(sections)} to "
+                         f"{num_timesteps}, got {steps}")
+    scaled = [min(r, max(1, round(c * steps / total))) for c, r in zip(sections, room,
+                                                                        strict=True)]
     while sum(scaled) > steps:
         scaled[scaled.index(max(scaled))] -= 1
     while sum(scaled) < steps:
-        scaled[scaled.index(min(scaled))] += 1
+        free = [i for i in range(len(scaled)) if scaled[i] < room[i]]
+        scaled[min(free, key=lambda i: scaled[i])] += 1
     return ",".join(str(c) for c in scaled)
 
 

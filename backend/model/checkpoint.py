@@ -53,8 +53,8 @@ def safe_load(path: str | Path) -> Any:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    except Exception as exc:  # not a zip/pickle torch file at all
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({exc})") from exc
+    except Exception as exc:  # not a zip/pickle torch file at all, or cut short
+        raise CheckpointError(damaged(path)) from exc
     refused = [g for g in unsafe if not _is_allowed(g)]
     if refused:
         raise CheckpointError(
@@ -66,7 +66,14 @@ def safe_load(path: str | Path) -> Any:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"refusing to load {path}: {str(exc).splitlines()[0]}") from exc
     except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"{path} is damaged or truncated ({exc})") from exc
+        raise CheckpointError(damaged(path)) from exc
+
+
+def damaged(path: Path) -> str:
+    """The sentence for a weights file that cannot be read: torch's own text (several
+    sentences about zip central directories) stays in the exception chain, for the log."""
+    return (f"{path} is damaged or truncated (not a complete PyTorch checkpoint); run "
+            "`rag-gesture download` again")
 
 
 def extract_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:

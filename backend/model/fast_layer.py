@@ -19,6 +19,8 @@ on the weights' device.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -26,10 +28,30 @@ import torch.nn.functional as F
 
 from .denoiser_blocks import CONDITIONS, MASK_VALUE, DenoiserLayer
 
+_plain_kernels = False
+
+
+@contextmanager
+def plain_kernels() -> Iterator[None]:
+    """Fast layers built inside use `F.linear`, as on CUDA and torch builds without the
+    oneDNN kernels: lets CPU tests run that fallback end to end."""
+    global _plain_kernels
+    before, _plain_kernels = _plain_kernels, True
+    try:
+        yield
+    finally:
+        _plain_kernels = before
+
+
+def kernel_kind() -> str:
+    """What fast layers built now would use on CPU: "onednn" or "plain" (part of the
+    model's fast-layer cache key)."""
+    return "plain" if _plain_kernels else "onednn"
+
 
 def _packable(weight: torch.Tensor) -> bool:
-    return (weight.device.type == "cpu" and weight.dtype == torch.float32
-            and torch.backends.mkldnn.is_available())
+    return (not _plain_kernels and weight.device.type == "cpu"
+            and weight.dtype == torch.float32 and torch.backends.mkldnn.is_available())
 
 
 class Matmul:

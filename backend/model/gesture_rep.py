@@ -6,8 +6,7 @@ Canvas layout per 10-s window: [upper 10 | sep | hands 10 | sep | face 10 | sep 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +14,7 @@ from torch import nn
 
 from ..motion.rotations import axis_angle_to_6d, rotation_6d_to_axis_angle
 from .vae import PartVAE, VaeConfig
-from .vae_layers import Attending
+from .vae_layers import fused_attention
 
 # Registration order of the official module (its state-dict order).
 PART_ORDER: tuple[str, ...] = ("upper", "face", "hands", "lowertrans")
@@ -92,19 +91,11 @@ class GestureRepEncoder(nn.Module):
     def vae(self, part: str) -> PartVAE:
         return getattr(self, f"{part}_vae")
 
-    @contextmanager
-    def fused_attention(self, on: bool = True) -> Iterator[None]:
+    def fused_attention(self, on: bool = True) -> AbstractContextManager[None]:
         """Fused attention kernels in every VAE layer while inside (see
-        vae_layers.Attending); outside, the official arithmetic bit for bit."""
-        layers = [m for m in self.modules() if isinstance(m, Attending)]
-        before = [m.fused_attention for m in layers]
-        for m in layers:
-            m.fused_attention = on
-        try:
-            yield
-        finally:
-            for m, b in zip(layers, before, strict=True):
-                m.fused_attention = b
+        vae_layers.Attending); outside, the official arithmetic (bit-equal to the official
+        code on the same CPU and torch)."""
+        return fused_attention(self, on)
 
     @staticmethod
     def vae_inputs(m: PartMotion) -> dict[str, torch.Tensor]:

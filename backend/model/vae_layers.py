@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +86,21 @@ class Attending(nn.Module):
                v: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         return mha(q, k, value=v, key_padding_mask=key_padding_mask,
                    need_weights=not self.fused_attention)[0]
+
+
+@contextmanager
+def fused_attention(module: nn.Module, on: bool = True) -> Iterator[None]:
+    """Fused attention kernels in every `Attending` layer of `module` while inside (`on`), or
+    the official call (`on=False`); the previous setting is restored on exit."""
+    layers = [m for m in module.modules() if isinstance(m, Attending)]
+    before = [m.fused_attention for m in layers]
+    for m in layers:
+        m.fused_attention = on
+    try:
+        yield
+    finally:
+        for m, b in zip(layers, before, strict=True):
+            m.fused_attention = b
 
 
 class EncoderLayer(Attending):

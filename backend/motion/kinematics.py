@@ -114,7 +114,8 @@ def check_smplx_model_file(path: Path) -> None:
     """Raise a one-sentence ValueError unless `path` has every array smplx needs.
 
     smplx itself fails with an assert or an index error deep inside torch, which tells a
-    user nothing; this reads only the archive directory and two small arrays.
+    user nothing, and it unpickles any object array in the file; this reads only the archive
+    directory, every member's header and two small arrays.
     """
     try:
         data = np.load(path, allow_pickle=False)
@@ -124,11 +125,17 @@ def check_smplx_model_file(path: Path) -> None:
             keys = set(data.files)
             v_shape = data["v_template"].shape if "v_template" in keys else None
             j_shape = data["J_regressor"].shape if "J_regressor" in keys else None
+        pickled = _pickled_members(path)
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(
             f"SMPL-X model file {path} is not a readable .npz archive "
             f"({str(exc).split('. ')[0].rstrip('.')})."  # numpy 2 explains in sentences
         ) from None
+    if pickled:
+        raise ValueError(
+            f"SMPL-X model file {path} holds Python objects ({', '.join(pickled[:3])}), which "
+            "could run code when read; use the official numeric .npz model file."
+        )
     missing = [k for k in REQUIRED_MODEL_KEYS if k not in keys]
     if missing or v_shape is None or j_shape is None:  # (the last two imply missing)
         raise ValueError(
@@ -145,6 +152,32 @@ def check_smplx_model_file(path: Path) -> None:
             f"SMPL-X model file {path} has J_regressor of shape {j_shape}, but SMPL-X needs "
             f"({NUM_JOINTS}, {v_shape[0]})."
         )
+
+
+def _pickled_members(path: Path) -> list[str]:
+    """Members numpy would unpickle (object dtypes), read from their headers only.
+
+    smplx itself loads the file with `allow_pickle=True` and reads every member, so a file
+    is handed to it only when no member holds Python objects. A member whose header cannot
+    be read counts as one: nothing unreadable reaches smplx.
+    """
+    out = []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                if fh.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+                    continue  # numpy returns such a member as raw bytes, never unpickled
+                try:
+                    major = fh.read(2)[0]
+                    read = (np.lib.format.read_array_header_1_0 if major == 1
+                            else np.lib.format.read_array_header_2_0)
+                    dtype = read(fh)[2]
+                except (ValueError, IndexError, SyntaxError):
+                    out.append(info.filename)
+                    continue
+                if dtype.hasobject:
+                    out.append(info.filename.removesuffix(".npy"))
+    return out
 
 
 class SmplxJoints:

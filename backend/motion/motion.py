@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import BinaryIO
 
 import numpy as np
 
@@ -98,9 +99,9 @@ class Motion:
         return replace(self, poses=poses, trans=trans, expressions=expressions, fps=float(fps))
 
     # ------------------------------------------------------------------ npz I/O
-    def save_npz(self, path: str | os.PathLike[str]) -> None:
+    def save_npz(self, path: str | os.PathLike[str] | BinaryIO) -> None:
         """Write the BEAT2 `smplxflame_30` / reference `pred_motion.npz` layout to exactly
-        `path` (rag_gesture_shared.motion_file)."""
+        `path`, atomically, or into an open binary file (rag_gesture_shared.motion_file)."""
         write_motion_npz(path, self.poses, self.trans, self.expressions, self.fps, self.betas,
                          self.gender, self.model)
 

@@ -132,7 +132,7 @@ def quaternion_to_axis_angle(q: torch.Tensor) -> torch.Tensor:
 def matrix_to_axis_angle(m: torch.Tensor, reference: bool = False) -> torch.Tensor:
     """(..., 3, 3) -> (..., 3) axis-angle with angle in [0, pi].
 
-    `reference=True` reproduces the official conversion bit for bit (see
+    `reference=True` reproduces the official conversion operation for operation (see
     `matrix_to_quaternion_reference`); the default is the accurate one.
     """
     to_q = matrix_to_quaternion_reference if reference else matrix_to_quaternion

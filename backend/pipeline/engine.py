@@ -70,7 +70,7 @@ class Engine:
     def schedule(self, steps: int) -> Schedule:
         d = self.loaded.config.diffusion
         respace = d.respace if steps == d.num_inference_timesteps else respace_for_steps(
-            steps, d.respace)
+            steps, d.respace, d.diffusion_steps)
         if respace not in self._schedules:
             self._schedules[respace] = Schedule.create(respace, d.diffusion_steps,
                                                        d.beta_scheduler)

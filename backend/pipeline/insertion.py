@@ -95,6 +95,10 @@ class InversionCache:
     def put(self, key: str, trajectory: torch.Tensor) -> None:
         self._store[key] = trajectory
 
+    def clear(self) -> None:
+        """Forget the trajectories held in memory (the counters and fingerprint stay)."""
+        self._store.clear()
+
 
 def _from_store(clip: InsertedClip, key: str, shape: tuple[int, ...]) -> torch.Tensor | None:
     if clip.store is None:

@@ -5,6 +5,9 @@ recording and speaker; spec §4.6, §5.8), never on the query, so it can be reus
 later process: only the first use of a window pays for its inversion. Files are
 `<db folder>/inversions/<key>.npy`, float32, one per (window, schedule, guidance, weights...)
 key (see `insertion.trajectory_key`), written atomically and read with `allow_pickle=False`.
+Beside them, `<key>.npz` holds a window's materials (its latent and its word and audio
+features, retrieved.ClipFactory), so a later process needs neither the VAE encode nor BERT
+nor wav2vec2 for it either.
 
 The folder is a cache, never a source of truth: an unreadable or mismatched file is logged,
 deleted when possible and recomputed; a read-only folder is used for reading only (one
@@ -17,12 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from rag_gesture_shared.atomic_file import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +75,11 @@ class InversionStore:
         self.max_bytes = default_max_bytes() if max_bytes is None else max_bytes
         self.writable = True  # turned off at the first failed write (read-only folder)
 
-    def path(self, key: str) -> Path:
-        return self.folder / f"{key}.npy"
+    def path(self, key: str, suffix: str = ".npy") -> Path:
+        return self.folder / f"{key}{suffix}"
+
+    def has(self, key: str, suffix: str = ".npy") -> bool:
+        return self.path(key, suffix).is_file()
 
     def load(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
         """The stored array, or None when absent, unreadable or not `shape` float32."""
@@ -104,16 +111,45 @@ class InversionStore:
 
     def save(self, key: str, array: np.ndarray) -> None:
         """Write atomically (temp file + rename), then evict down to the cap."""
+        self._write(key, ".npy", lambda f: np.save(f, np.ascontiguousarray(array, np.float32),
+                                                   allow_pickle=False))
+
+    def save_arrays(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Several named arrays as `<key>.npz` (atomically), then evict down to the cap."""
+        self._write(key, ".npz", lambda f: np.savez(f, **arrays))
+
+    def load_arrays(self, key: str, shapes: dict[str, tuple[int, ...]]
+                    ) -> dict[str, np.ndarray] | None:
+        """The arrays of `<key>.npz`, or None when absent, unreadable or not of `shapes`."""
+        path = self.path(key, ".npz")
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                out = {k: np.array(data[k]) for k in shapes}
+            ok = all(out[k].shape == tuple(shape) for k, shape in shapes.items())
+        except (OSError, ValueError, EOFError, KeyError) as exc:
+            log.warning("ignoring unreadable stored materials %s (%s); recomputing", path, exc)
+            self._discard(path)
+            return None
+        if not ok:
+            log.warning("ignoring stored materials %s: unexpected shapes; recomputing", path)
+            self._discard(path)
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        return out
+
+    def _write(self, key: str, suffix: str, write) -> None:
         if not self.writable:
             return
-        tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{key}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.ascontiguousarray(array, np.float32), allow_pickle=False)
-            os.replace(tmp, self.path(key))
-            tmp = None
+            # a cache: no fsync, a file lost to a power cut is recomputed
+            with atomic_write(self.path(key, suffix), durable=False) as f:
+                write(f)
         except OSError as exc:
             self.writable = False
             log.warning(
@@ -122,9 +158,6 @@ class InversionStore:
                 exc,
             )
             return
-        finally:
-            if tmp is not None:
-                self._discard(Path(tmp))
         self.evict()
 
     def evict(self) -> None:
@@ -139,7 +172,7 @@ class InversionStore:
             if entry.name.endswith(".tmp"):
                 if now - st.st_mtime > STALE_TEMP_SECONDS:
                     self._discard(Path(entry.path))
-            elif entry.name.endswith(".npy"):
+            elif entry.name.endswith((".npy", ".npz")):
                 files.append((st.st_mtime, st.st_size, entry.path))
         total = sum(size for _, size, _ in files)
         for _, size, path in sorted(files):
@@ -149,10 +182,11 @@ class InversionStore:
             total -= size
 
     def size(self) -> int:
-        """Bytes of stored arrays."""
+        """Bytes of stored arrays (trajectories and materials)."""
         if not self.folder.is_dir():
             return 0
-        return sum(p.stat().st_size for p in self.folder.glob("*.npy"))
+        return sum(p.stat().st_size for p in self.folder.iterdir()
+                   if p.suffix in (".npy", ".npz"))
 
     @staticmethod
     def _discard(path: Path) -> None:

@@ -20,7 +20,7 @@ import torch
 
 from rag_gesture_shared.protocol.regenerate import DEFAULT_MARGIN
 from rag_gesture_shared.resample import resample_motion
-from rag_gesture_shared.skeleton import FACE, HANDS, LOCKABLE_PARTS, LOWER, UPPER
+from rag_gesture_shared.skeleton import LOCKABLE_PARTS, LOCKED_JOINTS
 from rag_gesture_shared.speakers import resolve_speaker
 
 from ..model.gesture_rep import canvas_slices, token_mask
@@ -33,7 +33,6 @@ from ..windows import FPS, OVERLAP, WINDOW
 from .assemble import Track, continue_translation, track_to_parts
 from .engine import Engine, GenerateOptions, GenerationResult
 
-PART_JOINTS = {"upper": UPPER, "hands": HANDS, "face": FACE, "lower": LOWER}
 CANVAS_PART = {"upper": "upper", "hands": "hands", "face": "face", "lower": "lowertrans"}
 
 
@@ -165,7 +164,7 @@ def regenerate(engine: Engine, speech: SpeechFeatures, motion: Motion, start: in
         margin = int(round(opts.margin * fps))
         out = _blend_into(motion, cand, start, end, margin)
         for part in opts.locks:
-            joints = list(PART_JOINTS[part])
+            joints = list(LOCKED_JOINTS[part])
             out["poses"][:, joints] = motion.poses[:, joints]
             if part == "lower":
                 out["trans"] = motion.trans.copy()

@@ -24,13 +24,13 @@ from ..diffusion.guidance_schedules import guidance_iters
 from ..model.loading import LoadedModel, load_official
 from ..motion.motion import Motion
 from ..progress import ProgressFn, StopFn
-from ..retrieval.database import GestureDatabase
+from ..retrieval.database import DB_FILE, GestureDatabase
 from ..retrieval.planner import plan_window
-from ..speech.audio import AudioError, load_audio
+from ..speech.audio import load_audio
 from ..speech.bert import BertWords
 from ..speech.frontend import SpeechFeatures, SpeechFrontEnd
+from ..speech.inputs import CheckedSpeech, check_speech_input
 from ..speech.pretrained import BERT_NAME, WAV2VEC_NAME
-from ..speech.transcripts import build_transcript
 from ..speech.wav2vec import Wav2VecModel
 from ..weights import locate, missing_weights_message
 from .engine import Engine, GenerateOptions, GenerationResult
@@ -59,6 +59,32 @@ class RetrievalOptions:
 
 class WeightsMissingError(RuntimeError):
     """No usable RAG-Gesture weights; the message names the fix."""
+
+
+def check_database(database: str | Path | None) -> Path:
+    """The gesture database folder, or ValueError (one sentence)."""
+    if database is None:
+        raise ValueError("retrieval needs a gesture database (--db PATH)")
+    if not (Path(database) / DB_FILE).is_file() and not Path(database).is_file():
+        raise ValueError(f"no gesture database at {database}; build one with "
+                         "`rag-gesture build-db --beat2 DIR --db PATH`")
+    return Path(database)
+
+
+def check_request(source: SpeechInput,
+                  retrieval: RetrievalOptions | None = None) -> CheckedSpeech:
+    """Every check of a generate or regenerate request that needs no model (the command
+    line and the worker run it before the models load): the speech input, the gesture
+    database, and gesture cues inside the audio."""
+    checked = check_speech_input(source)
+    if retrieval is not None and (retrieval.method != "none" or retrieval.cues):
+        check_database(retrieval.database)
+        for cue in retrieval.cues:
+            if cue.time is not None and not 0.0 <= cue.time < checked.duration:
+                raise ValueError(f"the {cue.kind} gesture cue at {cue.time:g} s is outside "
+                                 f"the audio ({checked.duration:.2f} s long); move it inside "
+                                 "the recording")
+    return checked
 
 
 @dataclass
@@ -140,15 +166,15 @@ class Session:
 
     def speech(self, source: SpeechInput, progress: ProgressFn | None = None,
                should_stop: StopFn | None = None) -> SpeechFeatures:
-        if not Path(source.audio).is_file():
-            raise AudioError(f"the audio file {source.audio} does not exist")
+        checked = check_speech_input(source)  # cheap; also names a file changed meanwhile
         key = speech_key(source)
         if key in self._speech:
             self._speech.move_to_end(key)
             return self._speech[key]
         clip = load_audio(source.audio)
-        words = build_transcript(source.transcript, source.text, source.words, source.phrases)
-        feats = self.frontend.analyse(clip, words, progress, should_stop, source.allow_mismatch)
+        feats = self.frontend.analyse(clip, checked.transcript, progress, should_stop,
+                                      source.allow_mismatch)
+        feats.warnings[:0] = checked.notes
         self._speech[key] = feats
         while len(self._speech) > 4:
             self._speech.popitem(last=False)
@@ -157,9 +183,7 @@ class Session:
     def clip_factory(self, database: str | Path) -> ClipFactory:
         key = str(Path(database).resolve())
         if key not in self._clips:
-            if not (Path(database) / "db.sqlite").is_file() and not Path(database).is_file():
-                raise ValueError(f"no gesture database at {database}; build one with "
-                                 "`rag-gesture build-db --beat2 DIR --db PATH`")
+            check_database(database)
             self._clips[key] = ClipFactory(GestureDatabase(database), self.engine,
                                            self.frontend)
         return self._clips[key]
@@ -169,9 +193,7 @@ class Session:
         """Retrieved clips per window (empty when retrieval is off)."""
         if retrieval.method == "none" and not retrieval.cues:
             return {}
-        if retrieval.database is None:
-            raise ValueError("retrieval needs a gesture database (--db PATH)")
-        factory = self.clip_factory(retrieval.database)
+        factory = self.clip_factory(check_database(retrieval.database))
         records = factory.index()
         out = {}
         for k, win in enumerate(speech.windows):
@@ -180,12 +202,14 @@ class Session:
                                 prominence=win.prominence, cues=retrieval.cues,
                                 warnings=warnings)
             if plans:
-                out[k] = factory.clips(plans, persist=retrieval.inversion_store)
+                out[k] = factory.clips(plans, persist=retrieval.inversion_store,
+                                       warnings=warnings)
         return out
 
     def generate(self, source: SpeechInput, opts: GenerateOptions | None = None,
                  progress: ProgressFn | None = None, should_stop: StopFn | None = None,
                  retrieval: RetrievalOptions | None = None) -> GenerationResult:
+        check_request(source, retrieval)  # bad input: one sentence before any model loads
         engine = self.engine  # fail on missing weights before the slow speech analysis
         speech = self.speech(source, progress, should_stop)
         opts = opts or GenerateOptions()
@@ -203,6 +227,7 @@ class Session:
     def regenerate(self, source: SpeechInput, motion: Motion, start: int, end: int,
                    opts: RegenerateOptions | None = None, progress: ProgressFn | None = None,
                    should_stop: StopFn | None = None) -> GenerationResult:
+        check_request(source)
         engine = self.engine
         speech = self.speech(source, progress, should_stop)
         opts = opts or RegenerateOptions()

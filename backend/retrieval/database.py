@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag_gesture_shared.atomic_file import AtomicGroup, atomic_write
+from rag_gesture_shared.motion_file import npz_bytes
 from rag_gesture_shared.speakers import DEFAULT_SPEAKER, resolve_speaker, speaker_from_filename
 
 from ..motion.motion import Motion
@@ -38,7 +41,9 @@ from .records import DiscourseRelation, GestureLabel, ProminenceRow, WindowRecor
 from .scoring import with_prominences
 
 DB_FILE = "db.sqlite"
+DB_SUFFIXES = (".sqlite", ".db", ".sqlite3")  # `--db` naming the file instead of its folder
 ARRAYS_DIR = "arrays"
+AUDIO_DIR = "audio"  # recordings of user clips (add-clip --audio), one file per clip
 TokenFeatureFn = Callable[[list[Word]], "np.ndarray | None"]
 
 _SCHEMA = """
@@ -109,6 +114,28 @@ class _Window:
     features: np.ndarray | None
 
 
+# A clip name becomes a folder under arrays/ and the CLIP of a `--cue KIND@T:CLIP/START`.
+MAX_CLIP_NAME = 100
+_UNSAFE_NAME_CHARS = set('/\\:*?"<>|')
+
+
+def check_clip_name(name: str) -> str:
+    """`name` if it is safe as a folder name on every system, else ValueError: no `.`/`..`,
+    no path separators or characters Windows refuses, no control characters, no leading or
+    trailing space or trailing dot, at most MAX_CLIP_NAME characters."""
+    bad = sorted({c for c in name if c in _UNSAFE_NAME_CHARS or ord(c) < 32})
+    why = ("it is empty" if not name.strip() else
+           "it names a folder, not a clip" if name in (".", "..") else
+           f"it contains {' '.join(repr(c) for c in bad)}" if bad else
+           "it starts or ends with a space or ends with a dot"
+           if name != name.strip() or name.endswith(".") else
+           f"it is longer than {MAX_CLIP_NAME} characters" if len(name) > MAX_CLIP_NAME else "")
+    if why:
+        raise ValueError(f"the clip name {name!r} cannot be used because {why}; give --name "
+                         "with letters, digits, '-', '_' or '.'")
+    return name
+
+
 class GestureDatabase:
     """SQLite metadata + per-window motion arrays in the directory `path` (created if needed).
 
@@ -117,7 +144,7 @@ class GestureDatabase:
 
     def __init__(self, path: str | os.PathLike[str]):
         path = Path(path)
-        if path.suffix in (".sqlite", ".db", ".sqlite3"):
+        if path.suffix in DB_SUFFIXES:
             self.root, self.db_file = path.parent, path
         else:
             self.root, self.db_file = path, path / DB_FILE
@@ -137,7 +164,11 @@ class GestureDatabase:
         return None if row is None else row[0]
 
     def audio_path(self, clip: str) -> Path | None:
-        """The clip's 16-kHz recording (BEAT2 `wave16k/<clip>.wav`), when it is on disk."""
+        """The clip's recording, when it is on disk: a user clip's copy in `audio/` (added
+        with `add-clip --audio`), else BEAT2's `wave16k/<clip>.wav`."""
+        own = sorted(self.root.joinpath(AUDIO_DIR).glob(f"{clip}.*"))
+        if own:
+            return own[0]
         root = self.get_meta("beat2_root")
         if root is None:
             return None
@@ -239,13 +270,19 @@ class GestureDatabase:
             raise KeyError(f"no window named {name!r} in {self.db_file}")
         return row[0]
 
-    def _array_path(self, name: str) -> Path:
-        return self.arrays / f"{name}.npz"
+    def array_path(self, name: str) -> Path:
+        """The window's array file (motion, token features); never outside arrays/, whatever
+        a name holds."""
+        path = self.arrays / f"{name}.npz"
+        inside = os.path.normpath(path).startswith(os.path.join(os.path.normpath(self.arrays), ""))
+        if not inside:
+            raise ValueError(f"the window name {name!r} points outside the database")
+        return path
 
     def window_motion(self, name: str) -> Motion:
         """The 15-fps motion (150 frames) of window `name`."""
         self._clip_of(name)
-        with np.load(self._array_path(name), allow_pickle=False) as data:
+        with np.load(self.array_path(name), allow_pickle=False) as data:
             return Motion(
                 poses=data["poses"],
                 trans=data["trans"],
@@ -256,27 +293,27 @@ class GestureDatabase:
 
     def window_features(self, name: str) -> np.ndarray | None:
         """The token-level BERT matrix of window `name`, or None when none was stored."""
-        with np.load(self._array_path(name), allow_pickle=False) as data:
+        with np.load(self.array_path(name), allow_pickle=False) as data:
             return np.array(data["token_features"]) if "token_features" in data.files else None
 
     # ------------------------------------------------------------------ writing
     def _write_clip(self, clip: str, source: str, windows: list[_Window]) -> None:
-        """Arrays first (overwriting leftovers of an interrupted run), then one transaction."""
-        for w in windows:
-            path = self._array_path(w.name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays = {
-                "poses": w.motion.poses,
-                "trans": w.motion.trans,
-                "expressions": w.motion.expressions,
-                "betas": w.motion.betas,
-            }
-            if w.features is not None:
-                arrays["token_features"] = np.asarray(w.features, np.float32)
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
+        """Arrays first, all together (overwriting leftovers of an interrupted run; a failure
+        keeps every earlier array file), then one transaction."""
+        with AtomicGroup() as group:
+            for w in windows:
+                path = self.array_path(w.name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                arrays = {
+                    "poses": w.motion.poses,
+                    "trans": w.motion.trans,
+                    "expressions": w.motion.expressions,
+                    "betas": w.motion.betas,
+                }
+                if w.features is not None:
+                    arrays["token_features"] = np.asarray(w.features, np.float32)
+                with group.write(path) as fh:
+                    fh.write(npz_bytes(arrays))
         con = self._con
         with con:
             self._delete_clip_rows(clip)
@@ -391,9 +428,14 @@ class GestureDatabase:
         token_features: TokenFeatureFn | None = None,
         stride: int = beat2.STRIDE,
         replace: bool = False,
+        audio: str | os.PathLike[str] | None = None,
     ) -> list[str]:
         """Add a studio's own clip; returns its window names.
 
+        `audio` is the clip's recording (any format libsndfile reads): it is checked, then
+        copied into the database (`audio/<name><suffix>`) so retrieval can compute the
+        clip's wav2vec2 features; without it the clip is inverted with silent audio
+        features and every result that uses it says so.
         `words` are timed words in clip seconds, or a transcript file with word timings.
         Labels / prominence rows / relations are in clip seconds too; relations default to the
         local connective tagger run on each window's words. A clip shorter than 10 s becomes
@@ -401,9 +443,7 @@ class GestureDatabase:
         file name, else the default speaker.
         """
         motion_npz = Path(motion_npz)
-        name = name or motion_npz.stem
-        if "/" in name or "\\" in name or not name.strip():
-            raise ValueError(f"clip name may not be empty or contain slashes: {name!r}")
+        name = check_clip_name(name or motion_npz.stem)
         exists = self._con.execute("SELECT status FROM clips WHERE clip = ?", (name,)).fetchone()
         if exists is not None and exists[0] == "done" and not replace:
             raise ValueError(f"a clip named {name!r} is already in the database")
@@ -419,6 +459,8 @@ class GestureDatabase:
         if words and not timed:
             raise ValueError("the words have no timings: word-level timing is needed")
         motion = beat2.load_motion_15fps(motion_npz)
+        if audio is not None:
+            _check_audio(Path(audio), motion.num_frames / beat2.FPS)
         if motion.num_frames < beat2.WINDOW:
             pad = beat2.WINDOW - motion.num_frames
             motion = Motion.concatenate([motion] + [motion.slice(-1, None)] * pad)
@@ -445,7 +487,28 @@ class GestureDatabase:
                 )
             )
         self._write_clip(name, "user", windows)
+        for old in self.root.joinpath(AUDIO_DIR).glob(f"{name}.*"):
+            old.unlink()  # a replaced clip's previous recording
+        if audio is not None:
+            with open(audio, "rb") as src:
+                dst_path = self.root / AUDIO_DIR / f"{name}{Path(audio).suffix}"
+                dst_path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(dst_path) as dst:
+                    shutil.copyfileobj(src, dst)
         return [w.name for w in windows]
+
+
+def _check_audio(path: Path, seconds: float) -> None:
+    """Refuse a recording that cannot be read or is much shorter than the motion."""
+    from ..speech.audio import AudioError, load_audio
+
+    try:
+        clip = load_audio(path)
+    except AudioError as exc:
+        raise ValueError(str(exc)) from exc
+    if clip.duration < seconds - 1.0:
+        raise ValueError(f"the recording {path} lasts {clip.duration:.1f} s but the motion "
+                         f"{seconds:.1f} s; pass the clip's own recording")
 
 
 class _ClipError(Exception):

@@ -9,9 +9,9 @@ text order, with a warning).
 The LLM is off unless configured (`LlmConfig.from_env()` returns None when
 `RAG_GESTURE_LLM_URL` is unset): nothing is ever sent then, and the local tagger
 (`tag_gesture_words`) provides the query points. Any failure of the request (network error,
-timeout, non-200 status, unparsable answer) also falls back to the local tagger and yields a
-one-sentence warning naming the endpoint and the reason; `llm_query_points` never raises for
-those.
+timeout, non-200 status, a body over MAX_RESPONSE_BYTES, unparsable answer) also falls back
+to the local tagger and yields a one-sentence warning naming the endpoint and the reason;
+`llm_query_points` never raises for those.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ ENV_MODEL = "RAG_GESTURE_LLM_MODEL"
 ENV_KEY_ENV = "RAG_GESTURE_LLM_KEY_ENV"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 MAX_LLM_WORDS = 2  # "at most 2 words" of the official user prompt (LR:92)
+# A completion naming two words is a few KB; a body beyond this is not read into memory.
+MAX_RESPONSE_BYTES = 1024 * 1024
 
 # An answer that parses to no pairs is still valid if it is an empty list or only has beats.
 _EMPTY_LIST_RE = re.compile(r"^\W*(?:python)?\W*\[\s*\]\W*$", re.I)
@@ -114,7 +116,7 @@ def request_llm_answer(transcript: str, config: LlmConfig) -> str:
     try:
         with urllib.request.urlopen(req, timeout=config.timeout) as resp:
             status = resp.status
-            raw = resp.read()
+            raw = resp.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as e:
         raise LlmError(f"HTTP status {e.code}") from e
     except urllib.error.URLError as e:
@@ -128,6 +130,8 @@ def request_llm_answer(transcript: str, config: LlmConfig) -> str:
         raise LlmError(f"request failed: {type(e).__name__}: {e}") from e
     if status != 200:
         raise LlmError(f"HTTP status {status}")
+    if len(raw) > MAX_RESPONSE_BYTES:
+        raise LlmError(f"the response is larger than {MAX_RESPONSE_BYTES // 1024} KB")
     try:
         data = json.loads(raw.decode("utf-8"))
         content = data["choices"][0]["message"]["content"]

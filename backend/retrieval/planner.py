@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rag_gesture_shared.protocol.retrieval import METHODS, Cue
+from rag_gesture_shared.protocol.retrieval import CUE_KINDS, METHODS, Cue
 
 from ..speech.words import Word
 from .connectives import tag_connectives
@@ -19,6 +19,19 @@ from .gesture_types import tag_gesture_words
 from .placement import Placement, place
 from .records import Bound, Candidate, QueryPoint, WindowRecord
 from .scoring import RecordIndex, discourse_queries, gesture_type_queries, retrieve
+
+
+def parse_cue(text: str) -> Cue:
+    """`KIND@SECONDS[:CLIP]` (the command line's and the batch manifest's cue syntax) -> Cue."""
+    try:
+        kind, rest = text.split("@", 1)
+        time_text, _, clip = rest.partition(":")
+        if kind not in CUE_KINDS:
+            raise ValueError(kind)
+        return Cue(kind, time=float(time_text), clip=clip or None)
+    except ValueError as exc:
+        raise ValueError(f"cannot read the cue {text!r}; write KIND@SECONDS[:CLIP] with KIND "
+                         "deictic, iconic or metaphoric, e.g. deictic@3.2") from exc
 
 
 @dataclass

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
@@ -42,6 +43,7 @@ from .records import (
     QueryPoint,
     WindowRecord,
 )
+from .word_bounds import WordBounds
 
 Method = Literal["discourse", "gesture_type", "llm"]
 METHODS: tuple[str, ...] = ("discourse", "gesture_type", "llm")
@@ -256,10 +258,41 @@ def score_window(
 # ============================================================================ index
 
 
+class GestureKindTable:
+    """The windows with labels of one gesture kind, as arrays: per window its speaker and
+    the vocabulary ids of its labels of that kind (for `WordBounds`)."""
+
+    def __init__(self, records: Sequence[WindowRecord], kind: str) -> None:
+        self.records = list(records)
+        words: dict[str, int] = {}
+        ids, starts = [], []
+        for r in self.records:
+            starts.append(len(ids))
+            ids += [words.setdefault(g.word, len(words)) for g in r.gesture_labels
+                    if g.kind == kind]
+        self.bounds = WordBounds(list(words))
+        self.word_ids = np.array(ids, np.int64)
+        self.starts = np.array(starts, np.int64)
+        self.speakers = np.array([r.speaker for r in self.records], np.int64)
+
+    def score_bounds(self, text: str, speaker: int) -> np.ndarray:
+        """Per window, >= its gesture-type score for a query word `text` (fixed bonus):
+        the same float operations as `score_gesture` on similarity bounds."""
+        sim = self.bounds.upper(text)
+        bonus = 3.0 / (1.0 + 2.0 * (1.0 - sim))  # similarity_bonus, monotone in sim
+        exact = self.bounds.index.get(text)
+        if exact is not None:
+            bonus[exact] = 5.0
+        best = np.maximum.reduceat(bonus[self.word_ids], self.starts)
+        return 0.0 + 2.0 + np.where(self.speakers == speaker, 2.0, 0.0) + best
+
+
 class RecordIndex:
     """Database windows grouped by what a query can match: PDTB sense, its top-level class and
     gesture kind. Scoring only the windows of the query's group gives exactly the same
-    candidates in the same order (the others score None), without touching every window."""
+    candidates in the same order (the others score None), without touching every window.
+    Gesture-type queries also skip the windows whose score bound cannot reach the candidates
+    kept (`GestureKindTable`, `search`)."""
 
     def __init__(self, records: Iterable[WindowRecord]) -> None:
         self.records = list(records)
@@ -275,6 +308,8 @@ class RecordIndex:
                 group = table.setdefault(key, [])
                 if not group or group[-1] is not r:
                     group.append(r)
+        self.gesture = {kind: GestureKindTable(group, kind) for kind, group in
+                        self.by_kind.items() if kind != "beat"}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -359,10 +394,41 @@ def search(
                 out.append(cand)
         return out
 
-    cands = scored(False)
+    if index is not None and method == "gesture_type" and fixed_bonus:
+        cands = _gesture_type_bounded(query, index, speaker, top_k)
+    else:
+        cands = scored(False)
     if not cands and method == "discourse" and sense_fallback:
         cands = scored(True)
     return rank_candidates(cands, query_features, features, top_k=top_k)
+
+
+def _gesture_type_bounded(query: QueryPoint, index: RecordIndex, speaker: int,
+                          top_k: int) -> list[Candidate]:
+    """The candidates `rank_candidates` can return, scored exactly, in pool order.
+
+    Ranking keeps whole tiers of equal score from the best down until `top_k` candidates are
+    in, so only scores >= the top_k-th best matter. Windows are scored exactly in decreasing
+    order of their bound until the next bound is below the top_k-th best exact score; every
+    window left has a lower score and would never be reached. Same result as scoring all."""
+    table = index.gesture.get(query.label)
+    if table is None:
+        return []
+    bounds = table.score_bounds(query.text, speaker)
+    best: list[float] = []  # the top_k highest exact scores so far (a min-heap)
+    found: dict[int, Candidate] = {}
+    for pos in np.argsort(-bounds, kind="stable").tolist():
+        if len(best) >= top_k and bounds[pos] < best[0]:
+            break
+        cand = score_gesture(query, table.records[pos], speaker, method="gesture_type")
+        if cand is None:
+            continue
+        found[pos] = cand
+        if len(best) < top_k:
+            heapq.heappush(best, cand.score)
+        elif cand.score > best[0]:
+            heapq.heapreplace(best, cand.score)
+    return [found[p] for p in sorted(found)]
 
 
 def select(

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .words import Word
+from .words import Transcript, Word
 
 FRAME_SECONDS = 0.02  # wav2vec2: one emission per 320 samples at 16 kHz
+# Viterbi back-pointers are frames x labels bytes; above this, ask for timed phrases.
+MAX_ALIGNMENT_CELLS = 400_000_000
+PHRASE_MARGIN = 0.2  # seconds of audio on each side of a timed phrase
 
 # Mean character posterior below which a transcript is judged not to belong to the audio.
 # How it was chosen: on a matching transcript the path sits on the model's own peaks, and
@@ -47,6 +50,29 @@ W2V2_960H_VOCAB: dict[str, int] = {
 
 class AlignmentError(ValueError):
     """The transcript cannot be aligned to these emissions (too few frames, no finite path)."""
+
+
+def alignment_spans(transcript: Transcript, n_frames: int) -> list[tuple[list[Word], int, int]]:
+    """(words, first frame, end frame) of each separate alignment over `n_frames` emissions:
+    every phrase inside its own span (plus PHRASE_MARGIN) when all phrases are timed, else
+    the whole transcript over the whole recording."""
+    spans = ([(p.words, p.start, p.end) for p in transcript.phrases] if transcript.phrase_timed
+             else [(transcript.words, 0.0, n_frames * FRAME_SECONDS)])
+    return [(words, max(0, int((start - PHRASE_MARGIN) / FRAME_SECONDS)),
+             min(n_frames, math.ceil((end + PHRASE_MARGIN) / FRAME_SECONDS)))
+            for words, start, end in spans]
+
+
+def too_long_to_align(transcript: Transcript, n_frames: int) -> str | None:
+    """The sentence to refuse with when one alignment would need more than
+    MAX_ALIGNMENT_CELLS back-pointers (known from the word count and the audio length,
+    before any model runs), else None."""
+    for words, a, b in alignment_spans(transcript, n_frames):
+        if (b - a) * (2 * sum(len(w.text) for w in words) + 1) > MAX_ALIGNMENT_CELLS:
+            return (f"the transcript is too long to align in one piece ({len(words)} words "
+                    f"over {(b - a) * FRAME_SECONDS:.0f} s); give it phrase timings (SRT, "
+                    "TextGrid or timed text strips)")
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -84,9 +85,12 @@ def _notes(stats: dict[str, int], source: str) -> list[str]:
     return notes
 
 
-def load_audio(path: str | Path, target_rate: int = TARGET_RATE) -> AudioClip:
-    """Decode any file soundfile reads, any rate and channel count, to mono `target_rate`."""
+def audio_info(path: str | Path) -> Any:
+    """soundfile's header of an audio file (cheap: nothing is decoded), or AudioError with
+    one sentence: missing, a folder, not audio, or no samples."""
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"the audio {path} is a directory; give the recording file itself")
     if not path.is_file():
         raise AudioError(f"the audio file {path} does not exist")
     try:
@@ -97,6 +101,13 @@ def load_audio(path: str | Path, target_rate: int = TARGET_RATE) -> AudioClip:
                          "FLAC first") from exc
     if info.frames == 0 or info.samplerate <= 0:
         raise AudioError(f"{path.name} contains no audio samples")
+    return info
+
+
+def load_audio(path: str | Path, target_rate: int = TARGET_RATE) -> AudioClip:
+    """Decode any file soundfile reads, any rate and channel count, to mono `target_rate`."""
+    path = Path(path)
+    info = audio_info(path)
     stats = {"nonfinite": 0, "clipped": 0, "total": 0}
     stream = soxr.ResampleStream(info.samplerate, target_rate, 1, dtype="float32",
                                  quality="HQ") if info.samplerate != target_rate else None

@@ -15,9 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag_gesture_shared.protocol.events import TRANSCRIPT_MISMATCH_NOTE
+
 from .. import windows as W
 from ..progress import ProgressFn, StopFn, check
-from .alignment import MISMATCH_THRESHOLD, align_words, alignment_quality
+from .alignment import (
+    MISMATCH_THRESHOLD,
+    align_words,
+    alignment_quality,
+    alignment_spans,
+    too_long_to_align,
+)
 from .audio import AudioClip, AudioError
 from .bert import BertWords, WindowText
 from .prominence import word_prominence
@@ -26,8 +34,6 @@ from .words import Transcript, Word
 
 FRAME_SECONDS = FRAME_SAMPLES / W.AUDIO_RATE
 EMISSIONS_PER_SECOND = W.AUDIO_RATE // FRAME_SAMPLES  # 50
-# Viterbi back-pointers are frames x labels bytes; above this, ask for timed phrases.
-MAX_ALIGNMENT_CELLS = 400_000_000
 PAD_NOISE_STD = 1e-6  # padding of the last window, as the official code (tiny noise)
 
 
@@ -145,25 +151,17 @@ class SpeechFrontEnd:
         if transcript.word_timed:
             return [Word(w.text, w.start, w.end, w.confidence) for w in transcript.words], \
                 "transcript", None
-        timed_phrases = all(p.start is not None and p.end is not None
-                            for p in transcript.phrases)
-        spans = ([(p.words, p.start, p.end) for p in transcript.phrases] if timed_phrases
-                 else [(transcript.words, 0.0, len(emissions) * FRAME_SECONDS)])
+        problem = too_long_to_align(transcript, len(emissions))
+        if problem:
+            raise SpeechError(problem)
         words: list[Word] = []
-        for phrase_words, start, end in spans:
-            a = max(0, int((start - 0.2) / FRAME_SECONDS))
-            b = min(len(emissions), int(np.ceil((end + 0.2) / FRAME_SECONDS)))
-            texts = [w.text for w in phrase_words]
-            if (b - a) * (2 * sum(len(t) for t in texts) + 1) > MAX_ALIGNMENT_CELLS:
-                raise SpeechError(
-                    f"the transcript is too long to align in one piece ({len(texts)} words "
-                    f"over {(b - a) * FRAME_SECONDS:.0f} s); give it phrase timings (SRT, "
-                    "TextGrid or timed text strips)")
-            timings = align_words(emissions[a:b], texts, vocab, frame_seconds=FRAME_SECONDS,
-                                  offset=a * FRAME_SECONDS, blank=blank, delimiter=delim)
+        for phrase_words, a, b in alignment_spans(transcript, len(emissions)):
+            timings = align_words(emissions[a:b], [w.text for w in phrase_words], vocab,
+                                  frame_seconds=FRAME_SECONDS, offset=a * FRAME_SECONDS,
+                                  blank=blank, delimiter=delim)
             words += [Word(t.text, t.start, t.end, t.confidence) for t in timings]
         quality = alignment_quality(words)
-        return words, "aligned in phrases" if timed_phrases else "aligned", quality
+        return words, "aligned in phrases" if transcript.phrase_timed else "aligned", quality
 
     def analyse(self, clip: AudioClip, transcript: Transcript | None = None,
                 progress: ProgressFn | None = None, should_stop: StopFn | None = None,
@@ -196,7 +194,7 @@ class SpeechFrontEnd:
         else:
             words, source, quality = self._align(emissions, transcript)
             if quality is not None and quality < MISMATCH_THRESHOLD:
-                msg = (f"the transcript does not seem to match the audio (alignment confidence "
+                msg = (f"{TRANSCRIPT_MISMATCH_NOTE} (alignment confidence "
                        f"{quality:.2f}, expected at least {MISMATCH_THRESHOLD:.2f})")
                 if not allow_mismatch:
                     raise SpeechError(msg + "; check that the text belongs to this recording")

@@ -26,6 +26,10 @@ def from_pretrained(cls: Any, name_or_path: str | Path, allow_download: bool = F
     hf_logging.disable_progress_bar()  # bars on stdout/stderr would garble the worker protocol
     local_dir = Path(name_or_path).expanduser()
     is_dir = local_dir.is_dir()
+    text = str(name_or_path)
+    if not is_dir and (local_dir.is_absolute() or text.startswith((".", "~"))):
+        raise ModelMissingError(f"the speech model folder {local_dir} does not exist; fix the "
+                                "path, or leave it empty to use the downloaded model")
     try:
         return cls.from_pretrained(str(local_dir) if is_dir else str(name_or_path),
                                    local_files_only=is_dir or not allow_download, **kwargs)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag_gesture_shared.atomic_file import atomic_write
+
 from .words import Word
 
 # --- frame analysis -------------------------------------------------------------------------
@@ -402,4 +404,5 @@ def write_prom(
         if not word or any(ch in word for ch in "\t\r\n"):
             raise ValueError(f"word must be non-empty without tabs or newlines: {word!r}")
         lines.append(f"{basename}\t{start:.3f}\t{end:.3f}\t{word}\t{prom:.3f}\t0.000\n")
-    Path(path).write_text("".join(lines), encoding="utf-8", newline="\n")
+    with atomic_write(path, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write("".join(lines))

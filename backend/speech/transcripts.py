@@ -11,7 +11,10 @@ alignment / BERT stages apply their own normalisation:
   references (&amp; -> &).
 
 Timed formats keep their timings in seconds. Cues may overlap (kept, ordered by start), but
-each cue or word must end no earlier than it starts and no time may be negative.
+each cue or word must end no earlier than it starts and no time may be negative. Against a
+recording, `fit_timings` is the one rule for every timed input (files and a request's words
+and phrases alike): nothing may lie outside the audio. A transcript needs at least one word
+with a letter or digit (`require_words`).
 
 Every problem is a `TranscriptError` whose message names the file and, where there is one,
 the line (or, for JSON, the entry) that went wrong, so the user can fix the file directly.
@@ -65,10 +68,15 @@ class TranscriptError(ValueError):
 def read_transcript(path: str | os.PathLike[str]) -> Transcript:
     """Read a transcript file, choosing the reader from the extension (case-insensitive).
 
-    File-system errors (missing file, permissions) propagate as `OSError`.
+    A missing file or a folder is a TranscriptError; other file-system errors (permissions)
+    propagate as `OSError`.
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise TranscriptError(source, "is a directory, not a transcript file")
+    if not path.exists():
+        raise TranscriptError(source, "the file does not exist")
     ext = path.suffix.lower()
     reader = _READERS.get(ext)
     if reader is None:
@@ -87,10 +95,7 @@ def read_transcript(path: str | os.PathLike[str]) -> Transcript:
     text = _decode(raw, source)
     if not text.strip():  # before format checks: "no words" beats "no WEBVTT header"
         raise TranscriptError(source, "has no words")
-    transcript = reader(text, source)
-    if not transcript.words:
-        raise TranscriptError(source, "has no words")
-    return transcript
+    return require_words(reader(text, source))
 
 
 def parse_text(text: str, source: str = "<text>") -> Transcript:
@@ -98,10 +103,7 @@ def parse_text(text: str, source: str = "<text>") -> Transcript:
 
     Raises `TranscriptError` ("<text>: has no words") for blank text, like an empty file.
     """
-    transcript = _parse_txt(text, source)
-    if not transcript.words:
-        raise TranscriptError(source, "has no words")
-    return transcript
+    return require_words(_parse_txt(text, source))
 
 
 def build_transcript(transcript: str | os.PathLike[str] | None = None, text: str | None = None,
@@ -113,15 +115,111 @@ def build_transcript(transcript: str | os.PathLike[str] | None = None, text: str
     if transcript:
         return read_transcript(transcript)
     if words:
-        timed = [Word(str(w["word"]), float(w["start"]), float(w["end"])) for w in words]
-        return Transcript([Phrase(timed, timed[0].start, timed[-1].end)], "<words>")
+        timed = [Word(str(w["word"]), float(w["start"]), float(w["end"]), where=f"words[{i}]")
+                 for i, w in enumerate(words)]
+        return require_words(Transcript([Phrase(timed, timed[0].start, timed[-1].end)],
+                                         "<words>"))
     if phrases:
         spans = [Phrase([Word(t) for t in str(p["text"]).split()], float(p["start"]),
-                        float(p["end"])) for p in phrases]
-        return Transcript([p for p in spans if p.words], "<phrases>")
+                        float(p["end"]), where=f"phrases[{i}]") for i, p in enumerate(phrases)]
+        return require_words(Transcript([p for p in spans if p.words], "<phrases>"))
     if text:
         return parse_text(text)
     return None
+
+
+def require_words(transcript: Transcript) -> Transcript:
+    """`transcript` if it holds a word with a letter or digit, else TranscriptError: a text
+    of only punctuation ("...", "?!") gives nothing to align or to gesture to."""
+    words = transcript.words
+    if not words:
+        raise TranscriptError(transcript.source, "has no words")
+    if not any(ch.isalnum() for w in words for ch in w.text):
+        raise TranscriptError(transcript.source, "has no words, only punctuation or symbols")
+    return transcript
+
+
+# --------------------------------------------------------------------------- timings vs audio
+
+OVERLAP_SLACK = 0.01  # seconds two items may share before it counts as an overlap
+
+
+def _label(item: Word | Phrase) -> str:
+    """'the cue "Look at this"' or 'the word "circle"' (long texts shortened)."""
+    text = item.text if len(item.text) <= 30 else item.text[:27] + "..."
+    return f'the {"word" if isinstance(item, Word) else "cue"} "{text}"'
+
+
+def _where(item: Word | Phrase, source: str) -> str:
+    return f"{source}, {item.where}" if item.where else source
+
+
+def _timed_items(transcript: Transcript) -> list[Word | Phrase]:
+    """What carries the timings: the words of fully word-timed phrases, else timed phrases."""
+    items: list[Word | Phrase] = []
+    for p in transcript.phrases:
+        if p.words and all(w.timed for w in p.words):
+            items += p.words
+        elif p.start is not None and p.end is not None:
+            items.append(p)
+    return items
+
+
+def fit_timings(transcript: Transcript, duration: float,
+                allow_mismatch: bool = False) -> tuple[Transcript, list[str]]:
+    """The one rule for every timed input (subtitle cues, TextGrid and JSON words, a
+    request's words and phrases) against an audio of `duration` seconds.
+
+    A cue or word must start inside the audio: not before 0, not at or after its end;
+    otherwise TranscriptError naming the item, its time and the audio length, and what to
+    do. With `allow_mismatch` such items are dropped, with a note. One that starts inside
+    and runs past the end is kept (alignment and the word features stop at the end of the
+    audio, as for a text strip longer than its sound). Overlapping items are kept, with a
+    note.
+    """
+    source = transcript.source
+    items = _timed_items(transcript)
+    outside: dict[int, Word | Phrase] = {}
+    for item in items:
+        start, end = float(item.start), float(item.end)  # type: ignore[arg-type]
+        if start < 0:
+            problem = f"starts before the audio, at {start:g} s"
+        elif start >= duration:
+            problem = f"at {start:g}-{end:g} s is past the end of the audio"
+        else:
+            continue
+        if not allow_mismatch:
+            raise TranscriptError(source, f"{_label(item)} {problem} ({duration:.2f} s long); "
+                                  "fix or remove its timing, or allow a transcript mismatch "
+                                  "to skip it", where=item.where)
+        outside[id(item)] = item
+    notes = []
+    if outside:
+        first = next(iter(outside.values()))
+        notes.append(f"{_where(first, source)}: skipped {len(outside)} cue(s) or word(s) "
+                     f"outside the {duration:.2f} s of audio, from {_label(first)} at "
+                     f"{first.start:g} s")
+        phrases = []
+        for p in transcript.phrases:
+            kept = [w for w in p.words if id(w) not in outside]
+            if id(p) in outside or not kept:
+                continue
+            whole = len(kept) == len(p.words)
+            phrases.append(Phrase(kept, p.start if whole else kept[0].start,
+                                  p.end if whole else max(w.end for w in kept), p.where))
+        if not phrases:
+            raise TranscriptError(source, f"has no words inside the {duration:.2f} s of "
+                                  "audio; check that it belongs to this recording")
+        transcript = Transcript(phrases, source)
+    inside = sorted((x for x in items if id(x) not in outside), key=lambda x: x.start)
+    overlaps = [(a, b) for a, b in zip(inside, inside[1:], strict=False)
+                if b.start < a.end - OVERLAP_SLACK]  # type: ignore[operator]
+    if overlaps:
+        a, b = overlaps[0]
+        notes.append(f"{_where(b, source)}: {_label(b)} at {b.start:g} s starts before the "
+                     f"one before it ends ({a.end:g} s); {len(overlaps)} overlap(s) in all, "
+                     "each cue keeps its own timing")
+    return transcript, notes
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -306,7 +404,7 @@ def _cue_phrases(cues: list[_Cue], clean: Callable[[str], str]) -> list[Phrase]:
     for cue in cues:
         words = _words(clean(" ".join(cue.text)))
         if words:  # a cue holding only markup or a sound cue like "<i></i>" says nothing
-            phrases.append(Phrase(words, cue.start, cue.end))
+            phrases.append(Phrase(words, cue.start, cue.end, where=f"line {cue.line}"))
     return _sorted_by_start(phrases)
 
 
@@ -415,6 +513,7 @@ class _Interval:
     start: float
     end: float
     text: str
+    line: int | None = None
 
 
 def _parse_textgrid(text: str, source: str) -> Transcript:
@@ -445,7 +544,7 @@ def _parse_textgrid(text: str, source: str) -> Transcript:
                 end, _line = tokens.number("an interval end time")
                 label, _line = tokens.string("an interval text")
                 _check_span(start, end, source, "the interval", line=line)
-                intervals.append(_Interval(start, end, label))
+                intervals.append(_Interval(start, end, label, line))
             tiers.append((name, intervals))
         elif tier_class == "TextTier":
             for _ in range(tokens.count("the number of points")):
@@ -491,10 +590,10 @@ def _interval_phrases(intervals: list[_Interval]) -> list[Phrase]:
         if not words or (len(words) == 1 and words[0].text.lower() in TEXTGRID_SILENCE_LABELS):
             close_run()
         elif len(words) == 1:
-            run.append(Word(words[0].text, iv.start, iv.end))
+            run.append(Word(words[0].text, iv.start, iv.end, where=f"line {iv.line}"))
         else:
             close_run()
-            phrases.append(Phrase(words, iv.start, iv.end))
+            phrases.append(Phrase(words, iv.start, iv.end, where=f"line {iv.line}"))
     close_run()
     return phrases
 
@@ -537,9 +636,9 @@ def _parse_json(text: str, source: str) -> Transcript:
         _check_span(start, end, source, "the word", where=where)
         words = _words(label)
         if len(words) == 1:
-            timed.append(Word(words[0].text, start, end))
+            timed.append(Word(words[0].text, start, end, where=where))
         elif words:
-            extra.append(Phrase(words, start, end))
+            extra.append(Phrase(words, start, end, where=where))
     phrases = []
     if timed:
         timed.sort(key=lambda w: w.start)

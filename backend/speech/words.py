@@ -17,6 +17,7 @@ class Word:
     start: float | None = None
     end: float | None = None
     confidence: float | None = None
+    where: str | None = field(default=None, compare=False)  # e.g. "line 12", for messages
 
     @property
     def timed(self) -> bool:
@@ -30,6 +31,7 @@ class Phrase:
     words: list[Word]
     start: float | None = None
     end: float | None = None
+    where: str | None = field(default=None, compare=False)  # e.g. "line 12", for messages
 
     @property
     def text(self) -> str:
@@ -51,6 +53,11 @@ class Transcript:
     def word_timed(self) -> bool:
         words = self.words
         return bool(words) and all(w.timed for w in words)
+
+    @property
+    def phrase_timed(self) -> bool:
+        """Every phrase has a time span (subtitle cues, text strips): align inside each."""
+        return all(p.start is not None and p.end is not None for p in self.phrases)
 
     @property
     def text(self) -> str:

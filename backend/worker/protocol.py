@@ -10,12 +10,14 @@ exception raised while serving it into an error code and one sentence
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag_gesture_shared.protocol.control import CancelRequest
 from rag_gesture_shared.protocol.envelope import ProtocolError
+from rag_gesture_shared.protocol.events import TRANSCRIPT_MISMATCH_NOTE
 from rag_gesture_shared.protocol.fields import Fields
 from rag_gesture_shared.protocol.generate import GenerateRequest
 from rag_gesture_shared.protocol.regenerate import RegenerateRequest
@@ -59,20 +61,20 @@ def _retrieval(spec: RetrievalRequest | None, f: Fields) -> RetrievalOptions | N
                                 list(spec.cues), spec.guidance_schedule,
                                 inversion_store=spec.inversion_store)
     except ValueError as exc:  # an unknown guidance preset: the message lists them
-        raise f.error(f"'retrieval.guidance_schedule': {exc}") from None
+        raise f.error(f"{f.label('retrieval.guidance_schedule')}: {exc}") from None
 
 
-def parse_request(msg: dict[str, Any]) -> Request:
+def parse_request(msg: dict[str, Any], options: Mapping[str, str] | None = None) -> Request:
     """A validated Request with pipeline options, or ProtocolError (unknown_type /
-    bad_request) naming the field."""
-    req = parse_message(msg)
+    bad_request) naming the field (`options`: the command line's names for the fields)."""
+    req = parse_message(msg, options)
     out = Request(id=req.id, type=req.type, raw=msg)
     if isinstance(req, CancelRequest):
         out.target = req.target
     elif isinstance(req, GenerateRequest):
         out.speech = req.speech
         out.options = GenerateOptions(**_sampling(req.sampling), fps=req.fps)
-        out.retrieval = _retrieval(req.retrieval, Fields(msg, req.type))
+        out.retrieval = _retrieval(req.retrieval, Fields(msg, req.type, options))
     elif isinstance(req, RegenerateRequest):
         out.speech, out.motion = req.speech, Path(req.motion)
         out.start, out.end = req.start, req.end
@@ -122,7 +124,7 @@ def describe_exception(exc: BaseException, device: str = "cpu") -> tuple[str, st
     if isinstance(exc, AlignmentError):
         return "transcript_mismatch", text, False
     if isinstance(exc, SpeechError):
-        code = "transcript_mismatch" if "does not seem to match" in text else "bad_transcript"
+        code = "transcript_mismatch" if TRANSCRIPT_MISMATCH_NOTE in text else "bad_transcript"
         return code, text, False
     if isinstance(exc, TranscriptError):
         return "bad_transcript", text, False

@@ -33,10 +33,8 @@ from rag_gesture_shared.protocol.envelope import (
 from .. import __version__
 from ..motion.motion import Motion
 from ..pipeline.regenerate import RegenerateOptions
-from ..pipeline.session import Session, SessionConfig
+from ..pipeline.session import Session, SessionConfig, check_request
 from ..progress import Cancelled, check
-from ..speech.audio import AudioError
-from ..speech.transcripts import TranscriptError
 from ..weights import locate
 from . import protocol as P
 
@@ -95,7 +93,8 @@ class _Worker:
         self.finished = False
         self.timer: threading.Timer | None = None
         self.seq = 0
-        self.root = Path(tempfile.mkdtemp(prefix="rag-gesture-worker-"))  # mode 0700
+        self.root = Path(tempfile.mkdtemp(prefix="rag-gesture-worker-",  # mode 0700
+                                          dir=results_parent()))
 
     # ----- output ----------------------------------------------------------------------
     def emit(self, event: dict[str, Any], scoped: bool = False) -> bool:
@@ -247,7 +246,9 @@ class _Worker:
         folder: Path | None = None
         try:
             check(stop.is_set, "the request")
-            self.check_files(req)  # before loading: a typo should not wait for the models
+            # every check that needs no model first: a typo should not wait for the models
+            check_request(req.speech, req.retrieval)
+            motion = self.load_motion(req) if req.type == "regenerate" else None
             if not self.loaded:  # once per worker: the models stay loaded afterwards
                 progress(E.LOADING_STAGE, 0.0)
                 _ = self.session.engine
@@ -260,8 +261,9 @@ class _Worker:
                                             retrieval=req.retrieval)
             else:
                 assert isinstance(req.options, RegenerateOptions)
-                res = self.session.regenerate(req.speech, self.load_motion(req), req.start,
-                                              req.end, req.options, progress, stop.is_set)
+                assert motion is not None
+                res = self.session.regenerate(req.speech, motion, req.start, req.end,
+                                              req.options, progress, stop.is_set)
             check(stop.is_set, "the request")
             progress("saving", 0.0)
             self.seq += 1
@@ -296,16 +298,6 @@ class _Worker:
             self.emit(E.error(req.id, code, message), scoped=True)
 
     @staticmethod
-    def check_files(req: P.Request) -> None:
-        """Name the missing file up front (the speech cache would otherwise fail on stat)."""
-        assert req.speech is not None
-        audio = Path(req.speech.audio)
-        if not audio.is_file():
-            raise AudioError(f"the audio file {audio} does not exist")
-        if req.speech.transcript and not Path(req.speech.transcript).is_file():
-            raise TranscriptError(str(req.speech.transcript), "the file does not exist")
-
-    @staticmethod
     def load_motion(req: P.Request) -> Motion:
         assert req.motion is not None
         if not req.motion.is_file():
@@ -323,6 +315,13 @@ class _Worker:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def results_parent() -> str | None:
+    """Where the private result folder goes: inside the client's folder when it names one
+    (E.RESULTS_PARENT_ENV), else the system's temporary folder."""
+    parent = os.environ.get(E.RESULTS_PARENT_ENV)
+    return parent if parent and os.path.isdir(parent) else None
 
 
 def serve(config: SessionConfig, stdin: IO[Any], stdout: IO[Any],

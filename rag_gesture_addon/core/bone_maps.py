@@ -36,6 +36,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..shared.atomic_file import atomic_write
 from ..shared.skeleton import JOINT_NAMES, PARENTS
 
 BoneSpec = str | tuple[str, ...]
@@ -372,7 +373,7 @@ def save_preset(path: str | os.PathLike[str], mapping: Mapping[str, object]) -> 
         "version": PRESET_VERSION,
         "bones": {j: (b if isinstance(b, str) else list(b)) for j, b in clean.items()},
     }
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w", encoding="utf-8") as fh:  # a failure keeps the old preset
         json.dump(doc, fh, indent=2)
         fh.write("\n")
 

@@ -231,6 +231,56 @@ def assign_action(id_data: Any, action: Any) -> Any:
     return slot
 
 
+STASH_TRACK = "[Action Stash]"  # Blender's own name for stash tracks (BKE_nla_action_stash)
+
+
+def stash_tracks(id_data: Any) -> list[Any]:
+    """The NLA stash tracks of `id_data` (named like Blender's: "[Action Stash]", ".001")."""
+    ad = getattr(id_data, "animation_data", None)
+    if ad is None:
+        return []
+    return [t for t in ad.nla_tracks if t.name.startswith(STASH_TRACK)]
+
+
+def stashed_actions(id_data: Any) -> list[Any]:
+    """The actions in the stash tracks of `id_data`, oldest first, each once."""
+    out: list[Any] = []
+    for track in stash_tracks(id_data):
+        for strip in track.strips:
+            if strip.action is not None and strip.action not in out:
+                out.append(strip.action)
+    return out
+
+
+def stash_action(id_data: Any, action: Any) -> Any:
+    """Keep `action` in a new muted NLA track, as Blender's Action Editor does when it
+    switches away from an action nothing else uses; returns the track.
+
+    The track goes right above the last stash track (Blender's place); the first one goes on
+    top of the stack, since the Python API cannot insert below the other tracks. Muted, so it
+    never plays; the strip holds a user, so the action survives saving. On 4.4+ the strip
+    gets the action's slot for `id_data` explicitly.
+    """
+    ad = id_data.animation_data_create()
+    earlier = stash_tracks(id_data)
+    track = ad.nla_tracks.new(prev=earlier[-1]) if earlier else ad.nla_tracks.new()
+    track.name = STASH_TRACK
+    start = int(action.frame_range[0])
+    strip = track.strips.new(action.name, start, action)
+    strip.use_sync_length = True  # Blender sets NLASTRIP_FLAG_SYNC_LENGTH on stashed strips
+    if SLOTTED_ACTIONS:
+        slot = find_slot(action, id_data)
+        if slot is not None and strip.action_slot != slot:
+            strip.action_slot = slot
+    track.mute = True
+    return track
+
+
+def remove_track(id_data: Any, track: Any) -> None:
+    """Remove an NLA track of `id_data` (undoing `stash_action`)."""
+    id_data.animation_data.nla_tracks.remove(track)
+
+
 def assigned_slot(id_data: Any) -> Any:
     """The action slot assigned on `id_data` (None before 4.4 or when nothing is assigned)."""
     ad = getattr(id_data, "animation_data", None)

@@ -13,6 +13,8 @@ which is 100x+ slower and grows with curve length). Layout of a take:
 
 Both actions carry ``rag_gesture_rig_id`` = the armature's id (`rig.rig_id`), so takes stay
 attached to their armature through renames, and a fake user, so unused takes survive saving.
+An action of the animator's that a take replaces and that nothing else uses is stashed in a
+muted NLA track, as Blender's Action Editor does (`keep_previous`).
 Keys are LINEAR, one per scene frame from ``start_frame``; scene frame ``start_frame + k``
 holds the motion at time k / scene_fps (slerp resampling of rotations, linear otherwise).
 Quaternions are hemisphere-continuous along time so linear interpolation takes the short arc.
@@ -21,6 +23,7 @@ Quaternions are hemisphere-continuous along time so linear interpolation takes t
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +38,7 @@ from ..shared.rotations import (
     hemisphere_continuous,
     quaternion_to_axis_angle,
 )
-from ..shared.skeleton import JOINT_NAMES, NUM_EXPRESSIONS, NUM_JOINTS
+from ..shared.skeleton import JOINT_NAMES, LOCKED_JOINTS, NUM_EXPRESSIONS, NUM_JOINTS
 from . import compat, rig_profiles
 from .rig import EXPRESSION_KEY_NAMES, expression_mesh, rig_id
 
@@ -149,6 +152,7 @@ class Layout:
     retargeter: Retargeter | None = None
     switches: Channels = ()  # (data path, 0, group) of rig switches keyed once per take
     switch_values: tuple[float, ...] = ()
+    joints: tuple[int, ...] = ()  # the SMPL-X joint each channel carries (root location: 0)
 
     @property
     def face(self) -> bool:
@@ -167,6 +171,11 @@ class Layout:
             return quaternion_to_axis_angle(q), rows[4 * NUM_JOINTS :].T.copy()
         return self.retargeter.from_rig(rows)
 
+    def locked(self, locks: tuple[str, ...]) -> np.ndarray:
+        """(C,) True for the channels of the locked body parts (`LOCKED_JOINTS`)."""
+        held = {j for part in locks for j in LOCKED_JOINTS[part]}
+        return np.array([j in held for j in self.joints], dtype=bool)
+
     def join(self, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
         """Rows re-expressed to continue from `previous` (C,) values (NaN: no key there)."""
         out = np.array(rows, dtype=np.float64)
@@ -177,16 +186,18 @@ class Layout:
 
 NATIVE_LAYOUT = Layout(
     ARMATURE_CHANNELS, _ARMATURE_DEFAULTS,
-    tuple((slice(4 * j, 4 * j + 4), "QUATERNION") for j in range(NUM_JOINTS)))
+    tuple((slice(4 * j, 4 * j + 4), "QUATERNION") for j in range(NUM_JOINTS)),
+    joints=tuple(j for j in range(NUM_JOINTS) for _ in range(4)) + (0, 0, 0))
 
 
 def _retarget_layout(ret: Retargeter, switches: tuple[tuple[str, str, float], ...]) -> Layout:
     channels = tuple((c.path, c.index, c.group) for c in ret.channels())
     defaults = [identity_channels(mode) for _, _, mode in ret.groups] + [np.zeros(3)]
     groups = tuple((rows, mode) for _, rows, mode in ret.groups)
+    joints = tuple(j for j, rows, _ in ret.groups for _ in range(rows.stop - rows.start))
     return Layout(channels, np.concatenate(defaults), groups, ret,
                   tuple((rig_profiles.switch_path(b, p), 0, b) for b, p, _ in switches),
-                  tuple(v for _, _, v in switches))
+                  tuple(v for _, _, v in switches), joints + (0, 0, 0))
 
 
 def layout(obj: Any) -> Layout:
@@ -275,30 +286,65 @@ def write_motion(
 
 
 # -------------------------------------------------------------------------------- takes
+def keep_previous(id_data: Any, new: Any) -> None:
+    """Before `new` replaces the active action of `id_data`: stash the old one in the NLA
+    when nothing else uses it (Blender's Action Editor rule), so the animator's own action
+    survives saving and stays one click away (`earlier_actions`)."""
+    ad = getattr(id_data, "animation_data", None)
+    old = ad.action if ad is not None else None
+    if old is None or old == new or old.users > 1 or old in compat.stashed_actions(id_data):
+        return  # a fake user, an NLA strip or another datablock keeps it
+    compat.stash_action(id_data, old)
+
+
+def _stashed(id_data: Any) -> list[Any]:
+    """The animator's actions (no takes) in the stash tracks of `id_data`, newest last."""
+    return [a for a in compat.stashed_actions(id_data)
+            if a.get(TAKE_PROP) is None and a.get(EXPRESSIONS_OF_PROP) is None]
+
+
 def _activate(obj: Any, action: Any) -> None:
-    """Assign the take's actions: armature (+ slot) and, when present, its Key action."""
+    """Assign a take's actions: armature (+ slot) and its Key action. For an earlier action
+    of the animator's (`earlier_actions`) the face gets the Key's own stashed action back.
+    An action being replaced is kept (`keep_previous`)."""
+    keep_previous(obj, action)
     compat.assign_action(obj, action)
     mesh = expression_mesh(obj)
     if mesh is None:
         return
     key = mesh.data.shape_keys
-    key_action = action.get(EXPRESSION_ACTION_PROP)
-    if key_action is not None:
-        compat.assign_action(key, key_action)
-        return
     current = key.animation_data.action if key.animation_data is not None else None
-    if current is not None and current.get(EXPRESSIONS_OF_PROP) is not None:
+    face = action.get(EXPRESSION_ACTION_PROP)
+    if face is None and action.get(TAKE_PROP) is None:
+        own = _stashed(key)
+        face = own[-1] if own else None
+    if face is not None:
+        if face != current:
+            keep_previous(key, face)
+            compat.assign_action(key, face)
+    elif current is not None and current.get(EXPRESSIONS_OF_PROP) is not None:
         compat.assign_action(key, None)  # another take's face must not stay on this take
 
 
+def natural_key(name: str) -> list:
+    """Sort key that orders numbers by value: "take 2" before "take 10"."""
+    return [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", name)]
+
+
 def list_takes(obj: Any) -> list[str]:
-    """Names of the armature actions written for `obj` (its takes), sorted by name."""
+    """Names of the armature actions written for `obj` (its takes), in natural order."""
     import bpy
 
     owner = rig_id(obj, create=False)
     if owner is None:
         return []
-    return sorted(a.name for a in bpy.data.actions if a.get(TAKE_PROP) == owner)
+    return sorted((a.name for a in bpy.data.actions if a.get(TAKE_PROP) == owner),
+                  key=natural_key)
+
+
+def earlier_actions(obj: Any) -> list[str]:
+    """The animator's own actions a take replaced on `obj` (kept in its NLA stash tracks)."""
+    return [a.name for a in _stashed(obj)]
 
 
 def current_take(obj: Any) -> str | None:
@@ -311,11 +357,13 @@ def current_take(obj: Any) -> str | None:
 
 
 def use_take(obj: Any, action_name: str) -> Any:
-    """Make take `action_name` (see `list_takes`) the active motion of `obj`."""
+    """Make take `action_name` (see `list_takes`), or an earlier action of the animator's
+    (`earlier_actions`), the active motion of `obj`."""
     import bpy
 
     action = bpy.data.actions.get(action_name)
-    if action is None or action.get(TAKE_PROP) != rig_id(obj, create=False):
+    ours = action is not None and action.get(TAKE_PROP) == rig_id(obj, create=False)
+    if not ours and action_name not in earlier_actions(obj):
         raise ValueError(f"'{obj.name}' has no take named '{action_name}'.")
     _activate(obj, action)
     return action
@@ -355,6 +403,45 @@ def _expression_action(obj: Any) -> tuple[Any, Any]:
     return key, (ad.action if ad is not None else None)
 
 
+def _key_span(curves: list[Any]) -> tuple[int, int] | None:
+    """(first, last) whole frames covering every key of `curves` (None entries skipped).
+
+    Reads only each curve's first and last key: Blender keeps keys sorted by frame (every
+    editor and ``fcurve.update()`` sort them), and panels call this on every redraw."""
+    ends = [(kp[0].co.x, kp[-1].co.x) for kp in (fc.keyframe_points for fc in curves
+                                                 if fc is not None) if len(kp)]
+    if not ends:
+        return None
+    return (math.floor(min(a for a, _ in ends) + 1e-6),
+            math.ceil(max(b for _, b in ends) - 1e-6))
+
+
+_SPANS: dict[int, tuple[tuple[float, ...], tuple[int, int] | None]] = {}
+
+
+def take_frames(obj: Any) -> tuple[int, int] | None:
+    """(first, last) frame of the active take's bone keys: the frames `read_motion` covers
+    when the take's curves are all the motion's. None without an action or keys.
+
+    Panels call this on every redraw (the sidebar redraws each frame during playback), so
+    the span is kept per action and read again only when the action's own key range
+    (``curve_frame_range``, one C call) changes."""
+    ad = obj.animation_data
+    action = ad.action if ad is not None else None
+    if action is None:
+        return None
+    stamp = (*action.curve_frame_range, float(len(compat.action_fcurves(action, obj))))
+    hit = _SPANS.get(action.session_uid)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    span = _key_span([fc for fc in compat.action_fcurves(action, obj)
+                      if fc.data_path.startswith("pose.bones")])
+    if len(_SPANS) > 256:
+        _SPANS.clear()
+    _SPANS[action.session_uid] = (stamp, span)
+    return span
+
+
 def read_motion(obj: Any, scene_fps: float, lay: Layout | None = None) -> dict[str, Any]:
     """Read the active take of `obj` back as SMPL-X arrays at the scene rate.
 
@@ -371,12 +458,11 @@ def read_motion(obj: Any, scene_fps: float, lay: Layout | None = None) -> dict[s
         raise ValueError(f"'{obj.name}' has no animation to read.")
     curves = _curves_by_channel(action, obj)
     chosen = [curves.get((path, index)) for path, index, _ in lay.channels]
-    xs = [_key_co(fc)[:, 0] for fc in chosen if fc is not None and len(fc.keyframe_points)]
-    if not xs:
+    span = _key_span(chosen)
+    if span is None:
         raise ValueError(f"'{obj.name}': action '{action.name}' has no keys on the bones "
                          "that take the motion.")
-    first = math.floor(min(float(x.min()) for x in xs) + 1e-6)
-    last = math.ceil(max(float(x.max()) for x in xs) - 1e-6)
+    first, last = span
     frames = np.arange(first, last + 1, dtype=np.float64)
 
     rows = np.stack([_sample(fc, frames, d) for fc, d in zip(chosen, lay.defaults, strict=True)])
@@ -444,8 +530,12 @@ def _splice_channels(
     values: np.ndarray,
     lo: int,
     hi: int,
+    skip: np.ndarray | None = None,
 ) -> None:
+    """Splice every channel but those where `skip` is True (locked: never touched)."""
     for c, (path, index, group) in enumerate(channels):
+        if skip is not None and skip[c]:
+            continue
         fc = compat.find_fcurve(container, path, index)
         if fc is None:
             fc = compat.new_fcurve(container, path, index, group)
@@ -473,22 +563,28 @@ def replace_range(
     lo: int,
     hi: int,
     lay: Layout | None = None,
+    action: Any = None,
+    locks: tuple[str, ...] = (),
 ) -> Any:
-    """Rewrite only the keys with frame in [lo, hi) of the active take of `obj`.
+    """Rewrite only the keys with frame in [lo, hi) of take `action` of `obj` (default: the
+    active take), leaving the F-curves of the `locks` body parts untouched.
 
     The new motion is placed like `write_motion` places it (sample k at scene frame
     start_frame + k after resampling) and must cover every frame of [lo, hi); only those
     frames are used. Keys outside the range are left exactly as they are (see
-    `_splice_keys`). The new quaternions are put on the hemisphere of the key just before
-    the range so the join interpolates the short way. Returns the armature action. `lay` as
-    in `write_motion`.
+    `_splice_keys`), and so is every curve of a locked part (``Layout.locked``; "face" also
+    keeps the expressions). The new quaternions are put on the hemisphere of the key just
+    before the range so the join interpolates the short way. Returns the armature action.
+    `lay` as in `write_motion`. The take's face action is assigned only when the take is
+    the active one (the animator may have switched takes meanwhile).
     """
     lo, hi = int(lo), int(hi)
     if hi <= lo:
         raise ValueError(f"empty frame range [{lo}, {hi}).")
     lay = lay or layout(obj)
     ad = obj.animation_data
-    action = ad.action if ad is not None else None
+    active = ad.action if ad is not None else None
+    action = action or active
     if action is None:
         raise ValueError(f"'{obj.name}' has no take to change; generate one first.")
     q, tr, exp = _prepare(poses, trans, expressions, src_fps, scene_fps)
@@ -502,9 +598,9 @@ def replace_range(
     frames, q, tr = frames[sel], q[sel], tr[sel]
     container = compat.fcurve_container(action, obj, "OBJECT")
     values = lay.join(lay.rows(q, tr), _values_before(container, lay.channels, lo - 1))
-    _splice_channels(container, lay.channels, frames, values, lo, hi)
+    _splice_channels(container, lay.channels, frames, values, lo, hi, lay.locked(locks))
 
-    mesh = expression_mesh(obj) if lay.face else None
+    mesh = expression_mesh(obj) if lay.face and "face" not in locks else None
     if exp is not None and mesh is not None:
         key = mesh.data.shape_keys
         key_action = action.get(EXPRESSION_ACTION_PROP)
@@ -515,5 +611,7 @@ def replace_range(
             action[EXPRESSION_ACTION_PROP] = key_action
         key_container = compat.fcurve_container(key_action, key, "KEY")
         _splice_channels(key_container, EXPRESSION_CHANNELS, frames, exp[sel].T, lo, hi)
-        compat.assign_action(key, key_action)
+        if action == active:
+            keep_previous(key, key_action)
+            compat.assign_action(key, key_action)
     return action

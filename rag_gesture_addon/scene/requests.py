@@ -7,6 +7,7 @@ any worker starts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import bpy
@@ -15,7 +16,7 @@ from ..shared.protocol.retrieval import RetrievalRequest
 from ..shared.protocol.sampling import Sampling
 from ..shared.protocol.speech import SpeechInput
 from ..shared.skeleton import LOCKABLE_PARTS
-from . import keys, timeline
+from . import keys, rig_profiles, timeline
 from .timeline import TimelineError
 
 
@@ -36,6 +37,10 @@ def target_armature(context: bpy.types.Context) -> bpy.types.Object:
 def rig_layout(obj: bpy.types.Object) -> keys.Layout:
     """How motion goes onto `obj` (an SMPL-X armature, or a rig a bone map covers, see
     `rig_profiles`); found once per operator, since a retargeted rig is probed for it."""
+    try:
+        rig_profiles.check_mode(obj)
+    except ValueError as exc:
+        raise TimelineError(str(exc)) from None
     try:
         return keys.layout(obj)
     except ValueError as exc:
@@ -79,3 +84,39 @@ def retrieval_request(scene: bpy.types.Scene, settings: Any,
     return RetrievalRequest(method="directed" if method == "none" else method,
                             database=timeline.user_path(settings.gesture_db),
                             cues=list(cues))
+
+
+@dataclass(frozen=True)
+class RegenerateSpan:
+    """What Regenerate range will do to a take, in timeline frames (all bounds included):
+    the chosen range clipped to the take, and the frames rewritten with the blend margin."""
+
+    first: int  # chosen range, clipped to the take
+    last: int
+    rewrite_first: int  # ... widened by the margin on each side
+    rewrite_last: int
+    margin: int  # blend margin in frames
+
+    def describe(self) -> str:
+        """The rewritten frames, and how they split into range and blend (the margin is cut
+        where it would reach past the take)."""
+        text = f"frames {self.rewrite_first}-{self.rewrite_last}"
+        before, after = self.first - self.rewrite_first, self.rewrite_last - self.last
+        if before or after:
+            text += (f" (range {self.first}-{self.last}, {before} blend frames before and "
+                     f"{after} after)")
+        return text
+
+
+def regenerate_span(scene: bpy.types.Scene, settings: Any,
+                    take: tuple[int, int]) -> RegenerateSpan:
+    """The span of a take (its first and last frame) that Regenerate range rewrites; the
+    panel shows it before the click and the operator rewrites exactly it. TimelineError
+    when no range is chosen (the preview range is off) or the range misses the take."""
+    lo, hi = timeline.frame_range(scene, settings, take)
+    first, last = take
+    n = last - first + 1
+    start, end = timeline.motion_range(lo, hi, first, n)
+    margin = round(settings.margin * timeline.scene_fps(scene))
+    return RegenerateSpan(first + start, first + end - 1, first + max(0, start - margin),
+                          first + min(n, end + margin) - 1, margin)

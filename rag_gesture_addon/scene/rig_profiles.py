@@ -204,11 +204,21 @@ def target_rig(obj: Any, bone_map: BoneMap | None = None) -> TargetRig:
     )
 
 
+def check_mode(obj: Any) -> None:
+    """ValueError when `obj` is in Edit Mode: its bones then live in edit bones that the
+    armature data does not have yet, and Blender does not evaluate the pose, so neither the
+    rest pose nor the probe (`_probe`) can be read correctly."""
+    if getattr(obj, "mode", "OBJECT") == "EDIT":
+        raise ValueError(f"The armature '{obj.name}' is in Edit Mode: leave Edit Mode (Tab) "
+                         "and try again.")
+
+
 def summary(obj: Any) -> tuple[str, str, BoneMap | None]:
     """(kind, source, bone map) of `profile` without probing or touching the rig, so panels
     can call it while drawing; ValueError as `profile`."""
     if obj is None or getattr(obj, "type", None) != "ARMATURE":
         raise ValueError(f"'{getattr(obj, 'name', obj)}' is not an armature.")
+    check_mode(obj)
     if not table_mapping(obj) and is_native(obj):
         return "native", "SMPL-X armature", None
     bone_map, source = resolve(obj)

@@ -27,6 +27,7 @@ from typing import Any
 import bpy
 
 from ..core.paths import resolve_path
+from ..shared.atomic_file import atomic_write
 from ..shared.protocol.retrieval import CUE_KINDS, Cue
 from . import compat
 
@@ -107,7 +108,7 @@ def sound_file(strip: Any, folder: str | None = None) -> tuple[str, bool]:
         folder = folder or tempfile.mkdtemp(prefix="rag-gesture-audio-")
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", sound.name) or "sound"
         path = os.path.join(folder, Path(safe).stem + suffix)
-        with open(path, "wb") as fh:
+        with atomic_write(path) as fh:  # a full disk leaves no truncated copy to read
             fh.write(packed.data)
         return path, True
     path = user_path(bpy.path.abspath(sound.filepath, library=sound.library))
@@ -207,15 +208,24 @@ def transcript_fields(scene: bpy.types.Scene, settings: Any, audio: AudioInfo) -
 # --------------------------------------------------------------------------- ranges
 
 
-def frame_range(scene: bpy.types.Scene, settings: Any) -> tuple[int, int]:
-    """(first, last) timeline frames, both included: the preview range (the scene range when
-    it is off) or the typed range."""
+def frame_range(scene: bpy.types.Scene, settings: Any,
+                take: tuple[int, int] | None = None) -> tuple[int, int]:
+    """(first, last) timeline frames, both included, that the animator chose to regenerate:
+    the preview range, the typed range, or the whole take (`take`: its first and last frame).
+
+    The preview range being off is an error, never a silent fallback to the scene range
+    (that would rewrite the whole take without the animator choosing it)."""
     if settings.range_mode == "CUSTOM":
         lo, hi = settings.range_start, settings.range_end
+    elif settings.range_mode == "WHOLE":
+        if take is None:
+            raise TimelineError("There is no take to regenerate yet; press Generate first.")
+        lo, hi = take
     elif scene.use_preview_range:
         lo, hi = scene.frame_preview_start, scene.frame_preview_end
     else:
-        lo, hi = scene.frame_start, scene.frame_end
+        raise TimelineError("The preview range is off: turn it on (the clock button, here "
+                            "or in the Timeline), type the frames, or choose Whole Take.")
     if hi < lo:
         raise TimelineError(f"The range ends (frame {hi}) before it starts (frame {lo}).")
     return int(lo), int(hi)

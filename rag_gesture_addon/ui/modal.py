@@ -22,8 +22,9 @@ from ..worker.client import WorkerError
 
 
 def show_status(context: bpy.types.Context, state: jobs.JobState | None, kind: str = "",
-                message: str = "", level: str = "INFO") -> None:
-    """Mirror a job's state in ``wm.rag_gesture`` (panel + status bar) and redraw."""
+                message: str = "", level: str = "INFO", notes: tuple[str, ...] = ()) -> None:
+    """Mirror a job's state in ``wm.rag_gesture`` (panel + status bar) and redraw; `notes`
+    are the warnings of a job that succeeded, drawn under its message."""
     status = context.window_manager.rag_gesture
     if state is not None and not state.finished:
         status.running = True
@@ -36,6 +37,7 @@ def show_status(context: bpy.types.Context, state: jobs.JobState | None, kind: s
     if message or state is None or state.finished:
         status.message = message
         status.level = level
+        status.notes = "\n".join(notes)
     screen = getattr(context, "screen", None)
     for area in getattr(screen, "areas", ()):
         if area.type in {"VIEW_3D", "STATUSBAR", "PREFERENCES"}:
@@ -61,6 +63,10 @@ class ModalJobOperator:
     def on_tick(self, context: bpy.types.Context, state: jobs.JobState) -> None:
         """After every step of an unfinished job."""
         show_status(context, state, self.job_label)
+
+    def notes(self) -> tuple[str, ...]:
+        """Warnings of a job that succeeded, shown under the outcome's message."""
+        return ()
 
     def outcome(self, context: bpy.types.Context) -> tuple[str, str]:
         """(report level, message) once the job is over; an empty message reports nothing."""
@@ -149,8 +155,9 @@ class ModalJobOperator:
         jobs.set_active(None, self.slot)
         state = self._job.state
         level, message = self.outcome(context)
-        show_status(context, state, self.job_label, message, level)
+        notes = self.notes() if state.status == jobs.DONE else ()
+        show_status(context, state, self.job_label, message, level, notes)
         if message:
-            self.report({level}, message)
+            self.report({level}, " ".join((message, *notes)))
         ok = level != "ERROR" and state.status != jobs.CANCELLED
         return {"FINISHED"} if ok else {"CANCELLED"}

@@ -17,6 +17,7 @@ from bpy.props import StringProperty
 
 from ..scene import keys, requests, rig, takes, timeline
 from ..scene.timeline import TimelineError
+from ..shared.protocol.events import TRANSCRIPT_MISMATCH_NOTE
 from ..shared.protocol.generate import GenerateRequest
 from ..shared.protocol.regenerate import RegenerateRequest
 from ..shared.skeleton import LOCKABLE_PARTS
@@ -39,17 +40,28 @@ def describe_inserted(inserted: list[dict]) -> str:
 
 
 class _GenerationOperator(ModalJobOperator):
-    """Generate and Regenerate range: a worker request whose result becomes keyframes."""
+    """Generate and Regenerate range: a worker request whose result becomes keyframes.
+
+    The writer a job calls with the result keeps no Blender data from ``invoke``: no
+    Context (Blender warns against storing it) and no datablocks, only `takes.IdRef`s it
+    resolves when the result arrives, many modal calls later. Panel text is set from the
+    modal's own context in `outcome`.
+    """
 
     bl_options = {"REGISTER", "UNDO"}
 
     def outcome(self, context: bpy.types.Context) -> tuple[str, str]:
         if self._job.state.status != jobs.DONE:
             return super().outcome(context)
-        text = self.done_message()
-        if self._job.warnings:
-            text += "; " + "; ".join(self._job.warnings)
-        return ("WARNING" if self._job.warnings else "INFO"), jobs.sentence(text)
+        return ("WARNING" if self.notes() else "INFO"), jobs.sentence(self.done_message())
+
+    def notes(self) -> tuple[str, ...]:
+        """The backend's warnings, without the transcript-mismatch note when the animator
+        ticked Ignore Transcript Mismatch (they were told once, in the error that asked
+        them to tick it)."""
+        allowed = self._job.request.speech.allow_mismatch
+        return tuple(jobs.sentence(w) for w in self._job.warnings
+                     if not (allowed and TRANSCRIPT_MISMATCH_NOTE in w))
 
     def done_message(self) -> str:
         return "Done"
@@ -71,15 +83,19 @@ class GenerateLogic(_GenerationOperator):
         worker = start_worker(context)  # after the cheap checks: no start for a bad scene
         request = GenerateRequest(speech, requests.sampling(settings), fps=audio.fps,
                                   retrieval=retrieval)
-        obj_name, fps, start = obj.name, audio.fps, round(audio.frame_zero)
-        self._made: list[str] = []
+        target, start = takes.IdRef.of(obj), round(audio.frame_zero)
+        made = self._made = []
 
         def write(motions: list[dict], info: dict) -> None:
-            self._made = takes.write_takes(obj_name, motions, fps, start, audio.name, lay)
-            context.window_manager.rag_gesture.retrieved = describe_inserted(
-                info.get("inserted", []))
+            made[:] = takes.write_takes(target, motions, audio.fps, start, audio.name, lay)
 
         return jobs.GenerateJob(worker, request, write)
+
+    def outcome(self, context: bpy.types.Context) -> tuple[str, str]:
+        if self._job.state.status == jobs.DONE:
+            context.window_manager.rag_gesture.retrieved = describe_inserted(
+                self._job.info.get("inserted", []))
+        return super().outcome(context)
 
     def done_message(self) -> str:
         made = self._made
@@ -88,7 +104,8 @@ class GenerateLogic(_GenerationOperator):
 
 
 class RegenerateLogic(_GenerationOperator):
-    """Regenerate range's inputs and writer."""
+    """Regenerate range's inputs and writer: the result goes into the take it was computed
+    from, even when the animator switched takes while it ran."""
 
     job_label = "Regenerate"
 
@@ -107,10 +124,9 @@ class RegenerateLogic(_GenerationOperator):
         except ValueError:
             raise TimelineError(f"The armature '{obj.name}' has no generated motion yet; "
                                 "press Generate first.") from None
-        lo, hi = timeline.frame_range(scene, settings)
         start_frame = current["start_frame"]
         n = current["poses"].shape[0]
-        first, end = timeline.motion_range(lo, hi, start_frame, n)
+        span = requests.regenerate_span(scene, settings, (start_frame, start_frame + n - 1))
         audio, speech = requests.speech_input(scene, settings, client.scratch_dir())
         if abs(start_frame - round(audio.frame_zero)) > 0.5:
             raise TimelineError(f"The motion starts at frame {start_frame:g} but the audio "
@@ -120,18 +136,20 @@ class RegenerateLogic(_GenerationOperator):
         path = worker.write_motion(f"{worker.new_id('motion')}.npz", current["poses"],
                                    current["trans"], current.get("expressions"),
                                    current["fps"])
-        request = RegenerateRequest(speech, motion=str(path), start=first, end=end,
-                                    locks=locks, margin=settings.margin,
+        request = RegenerateRequest(speech, motion=str(path), start=span.first - start_frame,
+                                    end=span.last + 1 - start_frame, locks=locks,
+                                    margin=settings.margin,
                                     sampling=requests.sampling(settings, takes=1))
-        margin = round(settings.margin * current["fps"])
-        a, b = max(0, first - margin), min(n, end + margin)
-        obj_name = obj.name
-        self._span = (int(start_frame + a), int(start_frame + b))  # [lo, hi)
+        target, take = takes.IdRef.of(obj), takes.IdRef.of(obj.animation_data.action)
+        lo, hi = span.rewrite_first, span.rewrite_last + 1  # [lo, hi)
+        self._span, self._take = span, take.name
+        written = self._written = []
 
         def write(motions: list[dict], info: dict) -> None:
             try:
-                takes.replace_motion_range(obj_name, motions[0], fps, start_frame, *self._span,
-                                           lay=lay)
+                written[:] = takes.replace_motion_range(
+                    target, motions[0], fps, start_frame, lo, hi, lay=lay, take=take,
+                    locks=locks)
             finally:
                 with contextlib.suppress(OSError):
                     os.remove(path)
@@ -139,8 +157,9 @@ class RegenerateLogic(_GenerationOperator):
         return jobs.GenerateJob(worker, request, write)
 
     def done_message(self) -> str:
-        lo, hi = self._span
-        return f"Regenerated frames {lo}-{hi - 1} (range and blend margin)"
+        name, active = self._written or (self._take, True)
+        text = f"Regenerated {self._span.describe()} of '{name}'"
+        return text if active else text + ", which is not the active take (click it under Takes)"
 
 
 class RAG_GESTURE_OT_generate(GenerateLogic, bpy.types.Operator):
@@ -153,8 +172,9 @@ class RAG_GESTURE_OT_generate(GenerateLogic, bpy.types.Operator):
 
 
 class RAG_GESTURE_OT_regenerate(RegenerateLogic, bpy.types.Operator):
-    """Regenerate the motion in the preview range (or the typed frames), keeping everything
-    outside the range and its blend margin, and the locked body parts (ESC cancels)"""
+    """Regenerate the motion in the chosen range (preview range, typed frames or whole take)
+    of the active take, keeping everything outside the range and its blend margin, and the
+    locked body parts (ESC cancels)"""
 
     bl_idname = "rag_gesture.regenerate"
     bl_label = "Regenerate Range"
@@ -199,7 +219,8 @@ class RAG_GESTURE_OT_create_armature(bpy.types.Operator):
 
 
 class RAG_GESTURE_OT_use_take(bpy.types.Operator):
-    """Make this take the armature's active action"""
+    """Make this take (or the action it replaced) the armature's active action; safe while a
+    regenerate runs, whose result still goes into the take it was started on"""
 
     bl_idname = "rag_gesture.use_take"
     bl_label = "Use Take"
@@ -213,10 +234,11 @@ class RAG_GESTURE_OT_use_take(bpy.types.Operator):
         except TimelineError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if self.take not in keys.list_takes(obj):
-            self.report({"ERROR"}, f"'{obj.name}' has no take named '{self.take}'.")
+        try:
+            keys.use_take(obj, self.take)
+        except ValueError as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        keys.use_take(obj, self.take)
         return {"FINISHED"}
 
 
@@ -403,10 +425,7 @@ class RAG_GESTURE_OT_check_setup(_CommandOperator, bpy.types.Operator):
         if job.state.status == jobs.CANCELLED:
             return super().outcome(context)
         lines = [ln for ln in job.lines if not ln.startswith("$ ")]
-        prefs = get_prefs(context)
-        ignore = [name for name, given in (("bert-base-cased", prefs.bert),
-                                           ("wav2vec2-base-960h", prefs.wav2vec)) if given]
-        FINDINGS[:] = setup.doctor_findings(lines, job.returncode, ignore)
+        FINDINGS[:] = setup.doctor_findings(lines, job.returncode)
         SETUP_LOG.clear()
         if job.returncode == 0:
             return "INFO", "The backend is ready."

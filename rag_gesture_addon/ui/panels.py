@@ -7,10 +7,11 @@ from typing import Any
 import bpy
 
 from ..core import bone_maps
-from ..scene import compat, keys, rig_profiles, timeline
+from ..scene import compat, keys, requests, rig_profiles, timeline
 from ..shared.skeleton import JOINT_NAMES
 from ..worker import client, jobs
 from .bone_table_ops import active_armature
+from .labels import LEVEL_ICONS, SIDEBAR_WIDTH, wrapped_label
 
 CATEGORY = "Gesture"
 
@@ -23,21 +24,12 @@ def _job_box(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
                      text=f"{status.kind}: {status.stage} {100 * status.fraction:.0f}%")
         row.operator("rag_gesture.cancel", text="", icon="CANCEL")
     elif status.message:
-        icon = {"ERROR": "ERROR", "WARNING": "ERROR"}.get(status.level, "INFO")
-        col = layout.column(align=True)
-        for i, line in enumerate(_wrap(status.message, 42)):
-            col.label(text=line, icon=icon if i == 0 else "BLANK1")
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if line and len(line) + 1 + len(w) > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    return [*lines, line] if line else lines
+        # a job that succeeded with warnings: its own line as a success, each warning below
+        level = "INFO" if status.notes else status.level
+        wrapped_label(layout, status.message, LEVEL_ICONS.get(level, "INFO"),
+                      alert=level == "ERROR")
+        for note in status.notes.splitlines():
+            wrapped_label(layout, note, LEVEL_ICONS["WARNING"])
 
 
 class _GesturePanel:
@@ -55,28 +47,28 @@ class RAG_GESTURE_PT_main(_GesturePanel, bpy.types.Panel):
         settings = context.scene.rag_gesture
         col = layout.column(align=True)
         col.prop(settings, "armature")
+        arm = active_armature(context)
         if settings.armature is None:
-            arm = active_armature(context)
             col.label(text=f"Using the active object: {arm.name}" if arm else
                       "Select an armature, or:", icon="INFO")
         col.operator("rag_gesture.create_armature", icon="ARMATURE_DATA")
+        if arm is not None:  # whether the rig was recognised, in view (the Rig panel is closed)
+            _rig_status(layout, arm)
 
         layout.separator()
         row = layout.row(align=True)
         row.scale_y = 1.4
         row.operator("rag_gesture.generate", icon="PLAY")
         _job_box(layout, context)
-        layout.label(text="Worker: " + client.worker_status(), icon="CONSOLE")
+        wrapped_label(layout, "Worker: " + client.worker_status(), "CONSOLE")
         device_warning(layout)
 
 
-def device_warning(layout: bpy.types.UILayout) -> None:
+def device_warning(layout: bpy.types.UILayout, width: int = SIDEBAR_WIDTH) -> None:
     """The backend's sentence when it runs on the CPU instead of the GPU asked for."""
     note = client.device_warning()
     if note:
-        col = layout.column(align=True)
-        for i, line in enumerate(_wrap(note, 42)):
-            col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+        wrapped_label(layout, note, LEVEL_ICONS["WARNING"], width)
 
 
 class RAG_GESTURE_UL_bones(bpy.types.UIList):
@@ -114,8 +106,7 @@ def _rig_status(layout: bpy.types.UILayout, arm: bpy.types.Object) -> None:
     try:
         kind, source, bone_map = rig_profiles.summary(arm)
     except ValueError as exc:
-        for i, line in enumerate(_wrap(jobs.sentence(str(exc)), 42)):
-            col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+        wrapped_label(col, jobs.sentence(str(exc)), LEVEL_ICONS["ERROR"], alert=True)
         return
     if kind == "native":
         col.label(text="Native SMPL-X armature: keyed as is", icon="CHECKMARK")
@@ -130,7 +121,8 @@ def _rig_status(layout: bpy.types.UILayout, arm: bpy.types.Object) -> None:
 
 
 class RAG_GESTURE_PT_rig(_GesturePanel, bpy.types.Panel):
-    """How motion reaches the armature, and its per-bone table (SMPL-X joint -> bone)."""
+    """The armature's per-bone table (SMPL-X joint -> bone); whether the rig was recognised
+    shows in the main panel."""
 
     bl_label = "Rig"
     bl_parent_id = "RAG_GESTURE_PT_main"
@@ -142,18 +134,14 @@ class RAG_GESTURE_PT_rig(_GesturePanel, bpy.types.Panel):
         if arm is None:
             layout.label(text="Select an armature to see its bone map.", icon="INFO")
             return
-        _rig_status(layout, arm)
 
         row = layout.row(align=True)
         row.operator_menu_enum("rag_gesture.bone_table_fill", "preset",
                                text="Fill from Preset", icon="PRESET")
         row.operator("rag_gesture.bone_table_clear", text="", icon="X")
         if len(arm.rag_gesture_bones) == 0:
-            col = layout.column(align=True)
-            for i, line in enumerate(_wrap("Empty table: the preset is detected from the "
-                                           "bone names. Fill it to fix or extend the "
-                                           "mapping.", 42)):
-                col.label(text=line, icon="INFO" if i == 0 else "BLANK1")
+            wrapped_label(layout, "Empty table: the preset is detected from the bone names. "
+                          "Fill it to fix or extend the mapping.", "INFO")
             return
         layout.template_list("RAG_GESTURE_UL_bones", "", arm, "rag_gesture_bones",
                              arm, "rag_gesture_bones_index", rows=8)
@@ -183,8 +171,7 @@ class RAG_GESTURE_PT_dialogue(_GesturePanel, bpy.types.Panel):
             try:
                 strip = timeline.find_sound_strip(scene, name)
             except timeline.TimelineError as exc:
-                for i, line in enumerate(_wrap(str(exc), 42)):
-                    layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
+                wrapped_label(layout, str(exc), LEVEL_ICONS["ERROR"], alert=True)
             else:
                 layout.label(text=f"{strip.name}: frames {compat.strip_left(strip)}-"
                              f"{compat.strip_right(strip)}", icon="SOUND")
@@ -231,10 +218,12 @@ class RAG_GESTURE_PT_style(_GesturePanel, bpy.types.Panel):
             layout.label(text="Takes:")
             current = arm.animation_data.action if arm.animation_data else None
             col = layout.column(align=True)
-            for name in takes:
+            # the animator's own actions the takes replaced (kept in the NLA) come first
+            for name, icon in [(n, "ACTION_TWEAK") for n in keys.earlier_actions(arm)] + [
+                    (n, "ACTION") for n in takes]:
                 active = current is not None and current.name == name
                 op = col.operator("rag_gesture.use_take", text=name, depress=active,
-                                  icon="ACTION")
+                                  icon=icon)
                 op.take = name
 
 
@@ -251,14 +240,15 @@ class RAG_GESTURE_PT_regenerate(_GesturePanel, bpy.types.Panel):
             row = layout.row(align=True)
             row.prop(settings, "range_start")
             row.prop(settings, "range_end")
-        else:
+        elif settings.range_mode == "PREVIEW":
             row = layout.row(align=True)
             row.prop(scene, "use_preview_range", text="", icon="PREVIEW_RANGE")
             if scene.use_preview_range:
                 row.prop(scene, "frame_preview_start", text="Start")
                 row.prop(scene, "frame_preview_end", text="End")
             else:
-                row.label(text=f"Scene range {scene.frame_start}-{scene.frame_end}")
+                row.label(text="Preview range off")
+        _rewrite_preview(layout, context)
         layout.label(text="Keep as it is:")
         grid = layout.grid_flow(columns=2, align=True)
         for part in ("upper", "hands", "face", "lower"):
@@ -267,6 +257,25 @@ class RAG_GESTURE_PT_regenerate(_GesturePanel, bpy.types.Panel):
         row = layout.row()
         row.scale_y = 1.2
         row.operator("rag_gesture.regenerate", icon="FILE_REFRESH")
+
+
+def _rewrite_preview(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Exactly which frames of which take the button will rewrite (what the operator does),
+    or why it cannot."""
+    arm = active_armature(context)
+    take = keys.take_frames(arm) if arm is not None else None
+    if take is None:
+        wrapped_label(layout, "Generate a take first: Regenerate Range rewrites part of the "
+                      "active take.", "INFO")
+        return
+    scene = context.scene
+    try:
+        span = requests.regenerate_span(scene, scene.rag_gesture, take)
+    except timeline.TimelineError as exc:
+        wrapped_label(layout, str(exc), LEVEL_ICONS["WARNING"])
+        return
+    wrapped_label(layout, f"Rewrites {span.describe()} of '{arm.animation_data.action.name}'.",
+                  "FILE_REFRESH")
 
 
 def draw_status_bar(self: bpy.types.Header, context: bpy.types.Context) -> None:

@@ -11,6 +11,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 from ..core import paths
 from ..shared.requirements import TORCH_REQUIREMENT
 from ..worker import client, jobs, setup
+from .labels import wrapped_label
 
 ADDON_PACKAGE = __package__.rpartition(".")[0]  # the add-on's module: preferences key
 ADDON_DIR = Path(__file__).resolve().parents[1]  # the add-on's folder (zip root)
@@ -175,8 +176,7 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
 
     def doctor_command(self) -> list[str]:
         return setup.doctor_command(self.resolved_python() or "python",
-                                   _abspath(self.weights_dir), _abspath(self.checkpoint),
-                                   self.device.lower())
+                                   self.worker_config().args)
 
     def download_command(self) -> list[str]:
         return setup.download_command(self.resolved_python() or "python",
@@ -229,10 +229,10 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         row.prop(self, "allow_download")
 
         box = layout.box()
-        box.label(text="Worker: " + client.worker_status(), icon="CONSOLE")
+        wrapped_label(box, "Worker: " + client.worker_status(), "CONSOLE", width=90)
         from .panels import device_warning  # (panels imports this module)
 
-        device_warning(box)
+        device_warning(box, width=90)
         row = box.row(align=True)
         row.operator("rag_gesture.worker_start", text="Start")
         row.operator("rag_gesture.worker_stop", text="Stop")

@@ -86,13 +86,19 @@ class RAGGestureSettings(bpy.types.PropertyGroup):
     range_mode: EnumProperty(
         name="Range", default="PREVIEW",
         items=[("PREVIEW", "Preview Range",
-                "The timeline's preview range (the scene range when it is off)"),
-               ("CUSTOM", "Frames", "The frames typed below")])
+                "The timeline's preview range (Timeline > View > Set Preview Range)"),
+               ("CUSTOM", "Frames", "The frames typed below"),
+               ("WHOLE", "Whole Take", "Every frame of the active take")])
     range_start: IntProperty(name="Start", default=1, description="First frame to regenerate")
     range_end: IntProperty(name="End", default=48,
                            description="Last frame to regenerate (included)")
-    lock_upper: BoolProperty(name="Upper Body", description="Keep the upper body as it is")
-    lock_hands: BoolProperty(name="Hands", description="Keep the fingers as they are")
+    lock_upper: BoolProperty(
+        name="Upper Body",
+        description="Keep spine, neck, head, shoulders, arms and wrists as they are")
+    lock_hands: BoolProperty(
+        name="Hands",
+        description="Keep the fingers and thumbs as they are (the wrists belong to Upper "
+        "Body, so a kept hand still turns with its forearm)")
     lock_face: BoolProperty(name="Face", description="Keep jaw, eyes and expressions as they are")
     lock_lower: BoolProperty(
         name="Lower Body", description="Keep legs, root orientation and translation as they are")
@@ -125,6 +131,8 @@ class RAGGestureJob(bpy.types.PropertyGroup):
     stage: StringProperty(name="Stage")
     fraction: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")
+    notes: StringProperty(name="Notes",
+                          description="Warnings of a job that succeeded, one per line")
     level: EnumProperty(name="Level", items=[("INFO", "Info", ""), ("WARNING", "Warning", ""),
                                              ("ERROR", "Error", "")], default="INFO")
     retrieved: StringProperty(name="Retrieved",

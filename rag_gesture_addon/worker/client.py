@@ -212,6 +212,9 @@ class WorkerClient:
         cwd = self.config.backend_root if self.config.backend_root and os.path.isdir(
             self.config.backend_root) else None
         env = child_environment(self.config.env, self.config.backend_root, self.config.threads)
+        results = self.tempdir / "results"  # the worker's result folder goes in here
+        results.mkdir(mode=0o700, exist_ok=True)
+        env[events.RESULTS_PARENT_ENV] = str(results)
         self._log = open(self.log_path, "wb")  # closed by the reader thread
         flags = 0
         if sys.platform == "win32":  # no console window pops up for the child
@@ -294,11 +297,11 @@ class WorkerClient:
         self._cleanup()
 
     def _cleanup(self) -> None:
+        """Remove the client's own folder, which holds the worker's result folder too (a
+        killed worker cannot clean up). A path the child reports is never removed: only
+        the folder this client created."""
         if self.proc is not None:
             self._exited.wait(5)  # the reader thread closes the log and posts `exit`
-        results = (self.hello or {}).get("results_dir")
-        if results and self.proc is not None and self.proc.returncode not in (0, None):
-            shutil.rmtree(results, ignore_errors=True)  # a killed worker cannot clean up
         shutil.rmtree(self.tempdir, ignore_errors=True)
 
     # ------------------------------------------------------------------ requests

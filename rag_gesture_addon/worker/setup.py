@@ -89,24 +89,17 @@ def download_command(python: str, weights: str = "") -> list[str]:
     return cmd + (["--weights", weights] if weights else [])
 
 
-def doctor_command(python: str, weights: str = "", checkpoint: str = "",
-                   device: str = "auto") -> list[str]:
-    cmd = [python, "-m", BACKEND_MODULE, "doctor", "--device", device]
-    if checkpoint:
-        cmd += ["--checkpoint", checkpoint]
-    elif weights:
-        cmd += ["--weights", weights]
-    return cmd
+def doctor_command(python: str, worker_args: Sequence[str]) -> list[str]:
+    """`rag-gesture doctor` with the worker's own options (weights, device, speech models,
+    SMPL-X file, downloads), so its verdict is about exactly what the worker will load."""
+    return [python, "-m", BACKEND_MODULE, "doctor", *worker_args]
 
 
 READY = "All good: the backend is ready."  # the verdict of a clean check
 
 
-def doctor_findings(lines: Sequence[str], returncode: int | None,
-                    ignore: Sequence[str] = ()) -> list[str]:
-    """The doctor's output as plain sentences: what is missing and what to do. Lines that
-    mention a word of `ignore` are left out (e.g. speech models given as local folders,
-    which the doctor does not know about)."""
+def doctor_findings(lines: Sequence[str], returncode: int | None) -> list[str]:
+    """The doctor's output as plain sentences: what is missing and what to do."""
     out: list[str] = []
     text = "\n".join(lines)
     if "No module named 'backend'" in text or "No module named backend" in text:
@@ -115,8 +108,6 @@ def doctor_findings(lines: Sequence[str], returncode: int | None,
         return ["PyTorch is not installed in this interpreter: press Set up backend."]
     for ln in lines:
         s = ln.strip()
-        if any(word in s for word in ignore):
-            continue
         if "MISSING" in s:
             out.append(f"Missing Python package: {s.split()[0]} (press Set up backend).")
         elif s.startswith("device:"):

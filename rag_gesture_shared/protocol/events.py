@@ -17,9 +17,18 @@ CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown", "locks", "takes"
 NEEDED_CAPABILITIES = ("generate", "regenerate", "cancel", "shutdown")  # the add-on's needs
 LOADING_STAGE = "loading models"  # the progress stage of the first request only
 
+# How the worker's sentence about a transcript that does not fit the audio starts: the
+# error `transcript_mismatch` without `allow_mismatch`, a result warning with it (the add-on
+# leaves that warning out when the animator ticked Ignore Transcript Mismatch).
+TRANSCRIPT_MISMATCH_NOTE = "the transcript does not seem to match the audio"
+
 # The error code the client gives a request whose worker process ended under it (the worker
 # never sends it).
 CRASHED = "worker_crashed"
+# Environment variable naming a folder the client owns: the worker makes its private result
+# folder (hello's `results_dir`) inside it, so a client cleaning up after a killed worker
+# removes only its own folder, never a path the child reported.
+RESULTS_PARENT_ENV = "RAG_GESTURE_RESULTS_PARENT"
 
 
 def event(type_: str, **fields: Any) -> dict[str, Any]:

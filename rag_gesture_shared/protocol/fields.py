@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from .envelope import ProtocolError, message_id
@@ -19,21 +20,36 @@ def is_number(value: Any) -> bool:
 
 
 class Fields:
-    """The fields of request `msg` of type `kind`, read with the checks their type needs."""
+    """The fields of request `msg` of type `kind`, read with the checks their type needs.
 
-    def __init__(self, msg: dict[str, Any], kind: str) -> None:
+    `options` is for the command line, which checks its arguments with these same rules:
+    messages then name the option (field -> option; others become `--field-name`) and carry
+    no request prefix.
+    """
+
+    def __init__(self, msg: dict[str, Any], kind: str,
+                 options: Mapping[str, str] | None = None) -> None:
         self.msg = msg
+        self.options = options
         rid = message_id(msg)
         self.where = f"{kind} request '{rid}'" if rid else f"{kind} request"
 
+    def label(self, name: str) -> str:
+        """How a message names field `name` ('fps', or --fps on the command line)."""
+        if self.options is None:
+            return f"'{name}'"
+        base = name.split("[", 1)[0]
+        return self.options.get(base, "--" + base.rsplit(".", 1)[-1].replace("_", "-"))
+
     def error(self, text: str) -> ProtocolError:
         """A bad_request about this request: "<kind> request '<id>': <text>"."""
-        return ProtocolError("bad_request", f"{self.where}: {text}")
+        return ProtocolError("bad_request", text if self.options is not None
+                             else f"{self.where}: {text}")
 
     def fail(self, name: str, want: str) -> ProtocolError:
         got = self.msg.get(name)
         shown = json.dumps(got)[:60] if name in self.msg else "nothing"
-        return self.error(f"'{name}' must be {want}, got {shown}")
+        return self.error(f"{self.label(name)} must be {want}, got {shown}")
 
     def has(self, name: str) -> bool:
         return self.msg.get(name) is not None
@@ -85,8 +101,8 @@ class Fields:
             raise self.fail(name, want)
         out = []
         for i, item in enumerate(value):
-            bad = self.error(f"'{name}[{i}]' must be an object with a string \"{text_key}\" "
-                             'and numbers "start" <= "end"')
+            bad = self.error(f"{self.label(name)}[{i}] must be an object with a string "
+                             f'"{text_key}" and numbers "start" <= "end"')
             if not isinstance(item, dict) or not isinstance(item.get(text_key), str):
                 raise bad
             times = [item.get("start"), item.get("end")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .control import CancelRequest, PingRequest, ShutdownRequest
@@ -21,9 +22,10 @@ REQUEST_TYPES = tuple(REQUEST_CLASSES)
 NEEDS_ID = ("generate", "regenerate", "ping")  # the worker echoes it in every event
 
 
-def parse_request(msg: dict[str, Any]) -> Request:
+def parse_request(msg: dict[str, Any], options: Mapping[str, str] | None = None) -> Request:
     """The validated request of a decoded line, or ProtocolError (unknown_type /
-    bad_request) whose sentence names the field."""
+    bad_request) whose sentence names the field (or, with `options`, the command-line
+    option: see `Fields`)."""
     kind = msg.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("bad_request", "the message has no string 'type'")
@@ -34,7 +36,7 @@ def parse_request(msg: dict[str, Any]) -> Request:
     if v is not None and v != PROTOCOL_VERSION:
         raise ProtocolError("bad_request", f"this worker speaks protocol {PROTOCOL_VERSION}, "
                             f"the message says v={json.dumps(v)[:20]}")
-    f = Fields(msg, kind)
+    f = Fields(msg, kind, options)
     rid = msg.get("id")
     if rid is not None and not isinstance(rid, str):
         raise f.fail("id", "a string")

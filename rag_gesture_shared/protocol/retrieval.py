@@ -70,7 +70,7 @@ class RetrievalRequest:
 
         def bad(name: str, want: str) -> Exception:
             got = json.dumps(spec.get(name.split(".")[0].split("[")[0]))[:60]
-            return f.error(f"'retrieval.{name}' must be {want}, got {got}")
+            return f.error(f"{f.label('retrieval.' + name)} must be {want}, got {got}")
 
         method = spec.get("method", "none")
         if method not in METHODS:

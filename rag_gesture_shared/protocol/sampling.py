@@ -36,7 +36,7 @@ class Sampling:
             try:
                 resolve_speaker(speaker)
             except ValueError as exc:
-                raise f.error(f"'speaker': {exc}") from None
+                raise f.error(f"{f.label('speaker')}: {exc}") from None
         return cls(speaker=speaker, seed=f.integer("seed", 0, 0, MAX_SEED),
                    takes=f.integer("takes", 1, 1, MAX_TAKES),
                    steps=f.integer("steps", OFFICIAL_STEPS, MIN_STEPS, MAX_STEPS))

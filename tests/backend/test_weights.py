@@ -293,12 +293,14 @@ def test_cli_download_defaults_and_no_speech_models(hub, tmp_path, capsys):
         f"done: weights in {home}; check them with `rag-gesture doctor`")
     assert not any(BERT in s.path or WAV2VEC in s.path for s in hub.requests)
 
-    # doctor finds them without flags and warns (without failing) about the speech models
-    assert main(["doctor", "--device", "cpu"]) == 0
+    # doctor finds them without flags; without the speech models generate would fail, so
+    # doctor fails too and says what to run
+    assert main(["doctor", "--device", "cpu"]) == 1
     out = capsys.readouterr().out
-    assert f"  warning: the speech model {BERT} is missing" in out
-    assert "run `rag-gesture download`" in out
-    assert out.strip().endswith("all good")
+    assert f"could not be loaded from the Hugging Face cache ({BERT}); download it" in out
+    assert f"could not be loaded from the Hugging Face cache ({WAV2VEC}); download it" in out
+    assert "`rag-gesture download`" in out
+    assert out.strip().endswith("2 problem(s) found")
 
 
 def test_cli_download_failure_exits_1_with_the_sentence(hub, tmp_path, capsys):

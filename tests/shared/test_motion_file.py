@@ -45,3 +45,24 @@ def test_missing_expressions_are_zeros_and_bad_files_are_one_sentence(tmp_path) 
     with pytest.raises(MotionFormatError, match="'trans' contains NaN"):
         write_motion_npz(tmp_path / "nan.npz", poses, np.full((3, 3), np.nan), None, 30.0)
     assert not (tmp_path / "nan.npz").exists()
+
+
+# nothing half-written is left for the garbage collector to complain about later
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_failed_write_keeps_the_previous_motion_file(tmp_path, monkeypatch) -> None:
+    """Disk full while re-writing a take: the good file stays, no fragment is left."""
+    from tests.support.faults import collect_failed_writers, disk_full, folder_files
+
+    path = tmp_path / "line.npz"
+    poses, trans, exp = _arrays(40, seed=1)
+    write_motion_npz(path, poses, trans, exp, 30.0)
+    before = path.read_bytes()
+    disk_full(monkeypatch, after=4096)
+    with pytest.raises(OSError, match="No space"):
+        write_motion_npz(path, *_arrays(40, seed=2), 30.0)
+    monkeypatch.undo()
+    collect_failed_writers()
+    assert path.read_bytes() == before
+    assert folder_files(tmp_path) == {"line.npz"}
+    np.testing.assert_array_equal(read_motion_npz(path)["poses"].reshape(40, -1),
+                                  poses.reshape(40, -1).astype(np.float32))

@@ -7,8 +7,12 @@ import numpy as np
 from mathutils import Matrix
 
 
-def make_armature(spec, name: str) -> bpy.types.Object:
-    """A Blender armature with exactly the spec's bones, rest matrices and rotation modes."""
+def make_armature(spec, name: str, stay_in_edit_mode: bool = False) -> bpy.types.Object:
+    """A Blender armature with exactly the spec's bones, rest matrices and rotation modes.
+
+    `stay_in_edit_mode`: an animator's rig still in Edit Mode after its bones were made,
+    synced into the armature data the way saving the file does (``update_from_editmode``);
+    its rotation modes are left at the default."""
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
     bpy.context.scene.collection.objects.link(obj)
@@ -25,6 +29,9 @@ def make_armature(spec, name: str) -> bpy.types.Object:
     for b, p in enumerate(spec.parents):
         if p >= 0:
             ebones[b].parent = ebones[p]
+    if stay_in_edit_mode:
+        obj.update_from_editmode()
+        return obj
     bpy.ops.object.mode_set(mode="OBJECT")
     for b, bone in enumerate(spec.bones):
         obj.pose.bones[bone].rotation_mode = spec.modes[b]

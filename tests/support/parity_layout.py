@@ -8,7 +8,6 @@ layout lets the parity tests go through exactly the loader real users hit.
 from __future__ import annotations
 
 import json
-import os
 import pprint
 import shutil
 from pathlib import Path
@@ -16,18 +15,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from .paths import REPO_ROOT as REPO
+from backend.parity.fixtures import check_folder, default_parity_dir
 
 PARTS = ("upper", "lowertrans", "face", "hands")
 
 
 def parity_dir() -> Path:
-    path = Path(os.environ.get("RAG_GESTURE_PARITY_DIR", REPO.parent / "shared" / "parity"))
-    if not (path / "fixtures.pt").is_file():
-        raise FileNotFoundError(
-            f"golden fixtures not found in {path}; set RAG_GESTURE_PARITY_DIR to the folder "
-            "holding fixtures.pt, fixtures.json, small_model.pt and small_vae_yaml/")
-    return path
+    """`$RAG_GESTURE_PARITY_DIR` or `../shared/parity`, checked for a fixture set."""
+    return check_folder(default_parity_dir())
 
 
 def write_config_py(path: Path, model_cfg: dict, vae_paths: dict[str, str]) -> None:

@@ -1,31 +1,41 @@
-"""Comparison helper and model views shared by the parity tests."""
+"""The parity rule (backend.parity.criterion) as test helpers; results cached per session."""
 
 from __future__ import annotations
 
-import torch
-
-TOL = 1e-5
-# The fast forward (backend.model.fast_layer) differs from the official arithmetic by a few
-# float32 ulps (~1e-6 of the raw output); 50 guided steps and the VAE decoder grow that to
-# ~1e-4 of a decoded tensor's scale (0.006 degrees on a pose), the same order as moving the
-# start noise by one ulp (test_fast_path_is_at_the_float32_noise_floor).
-DECODED_FOLDED_TOL = 2e-4
+from backend.parity.computations import computations, evaluate
+from backend.parity.criterion import EntryResult
+from backend.parity.fixtures import FixtureSet
 
 
-def assert_close(actual: torch.Tensor, expected: torch.Tensor, name: str,
-                 relative: bool = False, tol: float = TOL) -> None:
-    """max |a - e| <= tol, scaled by max(1, max|e|) when `relative` (inversion grows ~200x)."""
-    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != {expected.shape}"
-    err = (actual.double() - expected.double()).abs().max().item()
-    scale = max(1.0, expected.double().abs().max().item()) if relative else 1.0
-    assert err <= tol * scale, f"{name}: max abs error {err:.3g} > {tol * scale:.3g}"
+class ParityRun:
+    """Evaluates each computation of a fixture set once (all paths), on demand."""
 
+    def __init__(self, fx: FixtureSet) -> None:
+        self.fx = fx
+        self._comps = {c.name: c for c in computations(fx)}
+        self._results: dict[str, list[EntryResult]] = {}
 
-def assert_decoded_close(actual: torch.Tensor, expected: torch.Tensor, name: str,
-                         folded: bool) -> None:
-    """A decoded motion tensor after a full sampling run: 1e-5 absolute for the official
-    arithmetic, DECODED_FOLDED_TOL of its scale for the folded path."""
-    if folded:
-        assert_close(actual, expected, name, relative=True, tol=DECODED_FOLDED_TOL)
-    else:
-        assert_close(actual, expected, name)
+    @property
+    def names(self) -> list[str]:
+        return list(self._comps)
+
+    def results(self, name: str) -> list[EntryResult]:
+        if name not in self._comps:
+            raise KeyError(f"the fixture set has no computation {name!r}: {self.names}")
+        if name not in self._results:
+            self._results[name] = evaluate(self.fx, self._comps[name])
+        return self._results[name]
+
+    def all_results(self) -> list[EntryResult]:
+        return [r for name in self._comps for r in self.results(name)]
+
+    def check(self, name: str, path: str | None = None, against: str | None = None
+              ) -> list[EntryResult]:
+        """Assert the rule for every entry of computation `name` (optionally one path / one
+        reference); returns the results checked."""
+        rs = [r for r in self.results(name) if (path is None or r.path == path)
+              and (against is None or r.against == against)]
+        assert rs, f"{name}: nothing computed for path {path}, against {against}"
+        failed = [r.describe() for r in rs if not r.passed]
+        assert not failed, "beyond the noise floor:\n" + "\n".join(failed)
+        return rs

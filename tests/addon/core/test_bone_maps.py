@@ -261,6 +261,20 @@ def test_json_round_trip(tmp_path):
     assert bm.load_preset(bare) == {"pelvis": "Hips"}
 
 
+def test_saving_a_preset_on_a_full_disk_keeps_the_old_one(tmp_path, monkeypatch):
+    from tests.support.faults import disk_full, folder_files
+
+    path = tmp_path / "my_rig.json"
+    bm.save_preset(path, dict(bm.PRESETS["rigify"]))
+    before = path.read_bytes()
+    disk_full(monkeypatch, after=100)
+    with pytest.raises(OSError, match="No space"):
+        bm.save_preset(path, dict(bm.PRESETS["mixamo"]))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert folder_files(tmp_path) == {"my_rig.json"}
+
+
 def test_json_invalid_joint_name(tmp_path):
     with pytest.raises(ValueError, match="left_hand"):
         bm.save_preset(tmp_path / "x.json", {"pelvis": "Hips", "left_hand": "Hand.L"})

@@ -39,7 +39,8 @@ def hub(repos, tmp_path, monkeypatch):
 def download_job(weights) -> jobs.DownloadJob:
     env = client.child_environment(backend_root=str(REPO_ROOT))
     return jobs.DownloadJob(setup.download_command(sys.executable, str(weights)),
-                            setup.doctor_command(sys.executable, str(weights), device="cpu"),
+                            setup.doctor_command(sys.executable,
+                                                 ["--weights", str(weights), "--device", "cpu"]),
                             env=env, cwd=str(REPO_ROOT))
 
 

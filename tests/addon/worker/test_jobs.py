@@ -199,6 +199,34 @@ def test_worker_command_and_environment(monkeypatch):
     assert env["PYTHONPATH"] == "/src" + os.pathsep + "/elsewhere"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a shebang script as the interpreter")
+def test_a_crashed_worker_never_gets_a_reported_folder_removed(tmp_path):
+    """The child names any folder as its results_dir and dies: the client removes only its
+    own folder (where it asked the worker to put results), never the reported one."""
+    import json
+    import stat
+
+    victim = tmp_path / "animators_work"
+    victim.mkdir()
+    (victim / "shot.blend").write_bytes(b"precious")
+    hello = {"v": 1, "type": "hello", "protocol": 1, "capabilities": [],
+             "results_dir": str(victim)}
+    fake = tmp_path / "python"
+    fake.write_text(f"#!{sys.executable}\nimport os, sys\n"
+                    "parent = os.environ.get('RAG_GESTURE_RESULTS_PARENT')\n"
+                    "parent and open(os.path.join(parent, 'seen'), 'w')\n"
+                    f"print({json.dumps(json.dumps(hello))}, flush=True)\nsys.exit(1)\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    client = client_mod.WorkerClient(str(fake), [])
+    own = client.tempdir
+    assert client.wait_hello(30)["results_dir"] == str(victim)
+    told = (own / "results" / "seen").is_file()  # the env var named the client's folder
+    client.stop(5)
+    assert client.proc.returncode == 1
+    assert (victim / "shot.blend").read_bytes() == b"precious"
+    assert told and not own.exists()
+
+
 def test_missing_interpreter_is_a_sentence(tmp_path):
     with pytest.raises(client_mod.WorkerError, match="does not exist"):
         client_mod.WorkerClient(str(tmp_path / "nope" / "python"), [])
@@ -242,11 +270,15 @@ def test_doctor_findings_in_plain_words():
     assert found[0] == "Device: CPU (as requested); 2 CPU threads."
     assert found[1].startswith("The RAG-Gesture weights are missing")
     lines = ["device: CPU", "weights: /w/epoch_64.pth",
-             "  warning: the speech model bert-base-cased is missing from the cache",
-             "all good"]
-    found = setup.doctor_findings(lines, 0, ignore=["bert-base-cased"])
-    assert found == ["Device: CPU.", "Weights: /w/epoch_64.pth",
-                     "All good: the backend is ready."]
+             "  problem: BertModel could not be loaded from the folder /b; download it",
+             "1 problem(s) found"]
+    assert setup.doctor_findings(lines, 1) == [
+        "Device: CPU.", "Weights: /w/epoch_64.pth",
+        "BertModel could not be loaded from the folder /b; download it."]
+    assert setup.doctor_findings(["device: CPU", "all good"], 0) == [
+        "Device: CPU.", "All good: the backend is ready."]
+    assert setup.doctor_command("/venv/python", ["--device", "cpu", "--bert", "/b"]) == [
+        "/venv/python", "-m", "backend.cli", "doctor", "--device", "cpu", "--bert", "/b"]
     assert setup.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
         "The backend is not installed in this interpreter: press Set up backend."]
 

@@ -6,15 +6,9 @@ import pytest
 import torch
 
 from backend.model.config import GuidanceConfig
-from backend.model.denoiser import StyleTable, query_mask
-from backend.model.gesture_rep import token_mask
-from backend.model.guidance import guidance_coefficients, joint_scale_mask, mix_branches
-from tests.support.parity_support import assert_close
-
-
-def _tags(golden, prefix: str) -> list[str]:
-    return sorted({k.split("/")[1] for k in golden if k.startswith(prefix + "/")
-                   and k.endswith("/out")})
+from backend.model.denoiser import StyleTable
+from backend.model.guidance import guidance_coefficients
+from backend.parity.computations import PATHS, exact_checks, forward_tags
 
 
 def _guidance(small, pjs: dict) -> GuidanceConfig:
@@ -22,79 +16,34 @@ def _guidance(small, pjs: dict) -> GuidanceConfig:
     return GuidanceConfig(g.coarse_scale, g.both_coef, g.text_coef, g.retr_coef, dict(pjs))
 
 
-def _hooks(model, caps):
-    handles = [
-        model.time_embed.register_forward_hook(lambda m, i, o: caps.__setitem__("emb", o)),
-        model.temporal_decoder_blocks[0].register_forward_pre_hook(
-            lambda m, a: caps.__setitem__("h_in", a[0])),
-        model.out.register_forward_hook(
-            lambda m, i, o: caps.__setitem__("out_raw_text_none", o)),
-    ]
-    for i, blk in enumerate(model.temporal_decoder_blocks):
-        handles.append(blk.register_forward_hook(
-            lambda m, a, o, i=i: caps.__setitem__(f"block{i}_out", o)))
-    return handles
+def test_masks_and_conditions(parity, small):
+    exact = {r.name: r for r in exact_checks(parity.fx)}
+    for name in ("inputs/motion_mask_latent", "inputs/query_mask_xf", "config/joint_scale_mask"):
+        assert exact[name].passed, name
+    rs = parity.check("cond", "official")
+    assert {r.name for r in rs} == {"cond/xf_text", "cond/xf_audio", "cond/xf_spk"}
 
 
-def test_masks_and_conditions(small, golden):
-    m = small.model
-    b = golden["inputs/text"].shape[0]
-    assert_close(token_mask(b, m.tokens), golden["inputs/motion_mask_latent"], "motion mask")
-    assert_close(query_mask(b, m.tokens), golden["inputs/query_mask_xf"], "query mask")
-    assert_close(joint_scale_mask(m.tokens, small.config.guidance.per_joint_scale),
-                 golden["config/joint_scale_mask"], "joint scale mask")
-    with torch.no_grad():
-        xf = m.encode_conditions(golden["inputs/text"], golden["inputs/audio"],
-                                 golden["inputs/speaker_ids"])
-    for name, value in xf.items():
-        assert_close(value, golden[f"cond/{name}"], name)
-
-
-@pytest.mark.parametrize("cache", [False, True], ids=["official", "precomputed"])
-def test_forward_every_tag(small, golden, golden_meta, cache):
-    m = small.model
-    entries = golden_meta["entries"]
-    tags = _tags(golden, "fwd")
+@pytest.mark.parametrize("path", PATHS)
+def test_forward_every_tag(parity, small, golden_meta, path):
+    """Every recorded forward (per-layer outputs, raw branches, mixed output), per path."""
+    tags = forward_tags(parity.fx.golden)
     assert tags, "no forward fixtures found"
-    with torch.no_grad():
-        xf = m.encode_conditions(golden["inputs/text"], golden["inputs/audio"],
-                                 golden["inputs/speaker_ids"])
-        win = m.prepare(xf, golden["inputs/motion_mask_latent"], golden["inputs/query_mask_xf"],
-                        cache=cache)
-        for prefix in ("fwd", "fwd_ones"):
-            for tag in _tags(golden, prefix):
-                ts = golden.get(f"{prefix}/{tag}/timesteps", golden.get(f"fwd/{tag}/timesteps"))
-                caps: dict[str, torch.Tensor] = {}
-                handles = _hooks(m, caps)
-                try:
-                    styles = StyleTable(m, sorted(set(ts.tolist()))) \
-                        if cache else None
-                    caps.clear()
-                    raw = m(golden["fwd/x_t"], ts, win, styles)
-                finally:
-                    for h in handles:
-                        h.remove()
-                meta = entries[f"{prefix}/{tag}/out"]
-                guid = _guidance(small, meta["per_joint_scale"])
-                if "coefficients" in meta:
-                    c = meta["coefficients"]
-                    ours = guidance_coefficients(int(ts[0]), guid)
-                    want = (c["both_coef"], c["text_coef"], c["retr_coef"], c["none_coef"])
-                    # the official coin flip may put w on "both" instead of "text": same sums
-                    assert ours[0] + ours[1] == pytest.approx(want[0] + want[1], abs=1e-12)
-                    assert ours[2] + ours[3] == pytest.approx(want[2] + want[3], abs=1e-12)
-                out = mix_branches(raw, int(ts[0]), guid,
-                                   joint_scale_mask(m.tokens, guid.per_joint_scale))
-                assert_close(out, golden[f"{prefix}/{tag}/out"], f"{prefix}/{tag}/out")
-                for key in ("emb", "h_in", "block0_out", "block1_out", "out_raw_text_none"):
-                    name = f"{prefix}/{tag}/{key}"
-                    if name in golden and key in caps:
-                        assert_close(caps[key], golden[name], name)
-                blocks = [k for k in golden if k.startswith(f"{prefix}/{tag}/block")]
-                for name in blocks:
-                    assert_close(caps[name.split("/")[-1]], golden[name], name)
-                if not cache and f"{prefix}/{tag}/emb" in golden:
-                    assert "emb" in caps
+    for tag in tags:
+        rs = parity.check(f"fwd/{tag}", path)
+        assert f"fwd/{tag}/out" in {r.name for r in rs}
+        meta = golden_meta["entries"][f"fwd/{tag}/out"]
+        if "coefficients" in meta:
+            c = meta["coefficients"]
+            t = int(parity.fx.golden[f"fwd/{tag}/timesteps"][0])
+            ours = guidance_coefficients(t, _guidance(small, meta["per_joint_scale"]))
+            want = (c["both_coef"], c["text_coef"], c["retr_coef"], c["none_coef"])
+            # the official coin flip may put w on "both" instead of "text": same sums
+            assert ours[0] + ours[1] == pytest.approx(want[0] + want[1], abs=1e-12)
+            assert ours[2] + ours[3] == pytest.approx(want[2] + want[3], abs=1e-12)
+    ones = [k for k in parity.fx.golden if k.startswith("fwd_ones/")]
+    checked = {r.name for tag in tags for r in parity.results(f"fwd/{tag}")}
+    assert set(ones) <= checked
 
 
 def test_null_branch_cross_attention_is_the_value_bias(small, golden):
@@ -165,23 +114,25 @@ def test_a_model_with_fast_layers_can_be_copied(small, golden):
     assert torch.equal(a, b)
 
 
-def test_fast_layers_without_onednn_kernels(small, golden, monkeypatch):
-    """Where the prepacked oneDNN kernels are missing (other builds, GPUs) the fast layer
-    runs the same folded arithmetic through F.linear."""
+def test_fast_layers_without_onednn_kernels(small, golden):
+    """Where the prepacked oneDNN kernels are missing (CUDA, other builds) the fast layer
+    runs the same folded arithmetic through F.linear; `plain_kernels` selects that on CPU
+    (the parity rule runs it over every recorded forward, DDIM run, inversion and
+    insertion: path "fast-plain")."""
+    import torch.nn.functional as F
+
     from backend.model import fast_layer
 
     m = small.model
-    packed = m.fast_layers()[0]
-    monkeypatch.setattr(fast_layer, "_packable", lambda weight: False)
-    plain = fast_layer.FastLayer(m.temporal_decoder_blocks[0])
-    assert plain.sa_qkv.packed is None and plain.ffn1.packed is None
-    with torch.no_grad():
-        xf = m.encode_conditions(golden["inputs/text"], golden["inputs/audio"],
-                                 golden["inputs/speaker_ids"])
-        win = m.prepare(xf).fast
-        t = torch.tensor([700, 700])
-        rows = StyleTable(m, [700]).step_rows(t, win)[0]
-        h = m.embed_latent(golden["fwd/x_t"]).repeat(2, 1, 1)
-        a = packed(h, win, win.contexts[0], rows)
-        b = plain(h, win, win.contexts[0], rows)
-    assert (a - b).abs().max().item() < 1e-5
+    packed = m.fast_layers()
+    with fast_layer.plain_kernels():
+        plain = m.fast_layers()
+        assert plain is not packed
+        assert all(mm.packed is None for layer in plain
+                   for mm in (layer.sa_qkv, layer.ca_q, layer.ca_out, layer.ffn1, layer.ffn2))
+    assert m.fast_layers() is not plain  # rebuilt with the oneDNN kernels outside
+    if torch.backends.mkldnn.is_available():
+        assert m.fast_layers()[0].sa_qkv.packed is not None
+    x = golden["fwd/x_t"].reshape(-1, golden["fwd/x_t"].shape[-1])
+    mm = plain[0].sa_qkv
+    assert torch.equal(mm(x), F.linear(x, mm.weight, mm.bias))

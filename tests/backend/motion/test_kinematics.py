@@ -177,3 +177,28 @@ def test_contacts_walking_in_place(use_smplx, flat_model):
     np.testing.assert_array_equal(contacts[:, 2], expected_left)  # left foot
     np.testing.assert_array_equal(contacts[:, [1, 3]], 1.0)  # right leg planted
     assert contacts[-1].tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+class _Exploit:
+    """Unpickling this creates a marker file: proof that the file was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_model_file_with_python_objects_is_never_unpickled(flat_model, tmp_path):
+    marker = tmp_path / "exploited"
+    planted = tmp_path / "SMPLX_NEUTRAL.npz"
+    with np.load(flat_model) as data:
+        arrays = {k: data[k] for k in data.files}
+    np.savez(planted, **arrays, extra=np.array([_Exploit(marker)], dtype=object))
+    with pytest.raises(ValueError) as err:
+        kin.SmplxJoints(planted)(np.zeros((2, 55, 3)), np.zeros((2, 3)))
+    assert str(err.value) == (f"SMPL-X model file {planted} holds Python objects (extra), which "
+                              "could run code when read; use the official numeric .npz model "
+                              "file.")
+    assert one_sentence(str(err.value))
+    assert not marker.exists()

@@ -126,6 +126,21 @@ def test_least_recently_used_files_are_evicted(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_full_disk_keeps_stored_files_whole(tmp_path, monkeypatch, caplog):
+    from tests.support.faults import disk_full, folder_files
+
+    store = InversionStore(tmp_path, max_bytes=10**9)
+    store.save("a", np.arange(6, dtype=np.float32))
+    before = store.path("a").read_bytes()
+    disk_full(monkeypatch, after=40)
+    with caplog.at_level(logging.WARNING, "backend.pipeline.inversion_store"):
+        store.save("a", np.ones(1000, np.float32))
+    monkeypatch.undo()
+    assert "cannot write" in caplog.text and not store.writable
+    assert store.path("a").read_bytes() == before
+    assert folder_files(tmp_path) == {store.path("a").name}
+
+
 def test_read_only_folder_reads_and_warns_once(
     small, golden, golden_meta, tmp_path, caplog, monkeypatch
 ):
@@ -137,7 +152,7 @@ def test_read_only_folder_reads_and_warns_once(
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(inversion_store.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(inversion_store, "atomic_write", refuse)
     ro = InversionStore(tmp_path)
     clip.store = ro
     warm, cache = _invert(small, schedule, clip)

@@ -8,6 +8,8 @@ for regenerate: identical frames outside the range, locks, and no pops at the bo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -21,7 +23,7 @@ from backend.progress import Cancelled
 from backend.speech.audio import load_audio
 from backend.windows import STRIDE, window_starts
 from rag_gesture_shared.protocol.speech import SpeechInput
-from rag_gesture_shared.skeleton import EYES, LOWER
+from rag_gesture_shared.skeleton import EYES, FACE, LOWER, UPPER
 from tests.support.smplx_synthetic import write_synthetic_smplx
 from tests.support.speech_audio import speak
 
@@ -106,12 +108,21 @@ def test_seed_determinism_takes_and_fps(session, audio):
     assert abs(fast.motions[0].num_frames - a.motions[0].num_frames * 24 / 30) <= 2
 
 
-def test_respacing_for_fewer_steps():
-    assert respace_for_steps(50) == "15,15,8,6,6"
-    for n in (5, 10, 20, 25, 37):
-        assert sum(int(x) for x in respace_for_steps(n).split(",")) == n
-    with pytest.raises(ValueError):
-        respace_for_steps(3)
+def test_respacing_for_every_documented_step_count():
+    from backend.diffusion.schedule import Schedule, space_timesteps
+    from rag_gesture_shared.protocol.sampling import MAX_STEPS, MIN_STEPS
+
+    assert respace_for_steps(50) == "15,15,8,6,6"  # the released schedule, untouched
+    assert respace_for_steps(49) == "14,15,8,6,6" and respace_for_steps(10) == "3,3,2,1,1"
+    for n in range(MIN_STEPS, MAX_STEPS + 1):  # 669..1000 used to fail (sections of 200)
+        assert len(space_timesteps(1000, respace_for_steps(n))) == n, n
+    assert respace_for_steps(669) == "200,200,107,81,81"
+    assert space_timesteps(1000, respace_for_steps(1000)) == list(range(1000))
+    full = Schedule.create(respace_for_steps(1000))
+    np.testing.assert_allclose(full.betas, Schedule.create("ddim1000").betas)
+    for bad in (MIN_STEPS - 1, MAX_STEPS + 1):
+        with pytest.raises(ValueError, match="must be from 5 to 1000"):
+            respace_for_steps(bad)
 
 
 def test_progress_and_cancel(session, audio):
@@ -153,6 +164,21 @@ def test_regenerate_keeps_outside_and_locks(session, audio, long_take, locks):
     if "upper" in locks:
         assert not np.array_equal(new.poses[:, list(LOWER)], m.poses[:, list(LOWER)])
     assert_no_pop(m.poses, new.poses, start, end, 15)
+
+
+def test_regenerate_face_lock_keeps_jaw_eyes_and_expressions(session, audio, long_take):
+    """The face lock keeps what its tooltip names: jaw, eyes (which the model never
+    animates, so an animator's eye keys would otherwise be zeroed) and expressions."""
+    m = long_take.motions[0]
+    poses = m.poses.copy()
+    poses[:, list(EYES)] = np.float32(0.1)  # an animator's eye direction
+    m = replace(m, poses=poses)
+    opts = RegenerateOptions(seed=3, margin=0.5, locks=("face",))
+    new = session.regenerate(source(audio, "long"), m, 240, 330, opts).motions[0]
+    face = [*FACE, *EYES]
+    assert np.array_equal(new.poses[:, face], m.poses[:, face])
+    assert np.array_equal(new.expressions, m.expressions)
+    assert not np.array_equal(new.poses[:, list(UPPER)], m.poses[:, list(UPPER)])
 
 
 def geodesic_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -215,3 +241,22 @@ def test_regenerate_bad_requests(session, audio, long_take):
 def test_speech_analysis_is_cached(session, audio):
     src = source(audio, "short")
     assert session.speech(src) is session.speech(src)
+
+
+def test_noise_is_drawn_on_the_cpu_whatever_the_device():
+    """The same seed gives the same start and replacement noise on CPU and CUDA: it is drawn
+    from a CPU generator and moved (here to the `meta` device, which has no RNG)."""
+    import torch
+
+    from backend.diffusion.ddim import cpu_randn, gaussian_noise
+
+    a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    moved = cpu_randn((2, 3), a, "meta")
+    assert moved.device.type == "meta" and moved.shape == (2, 3)
+    torch.randn((2, 3), generator=b)  # a CPU draw of the same size...
+    assert torch.equal(torch.randn(4, generator=a), torch.randn(4, generator=b))  # ...same state
+    like = torch.empty(4, 2, device="meta", dtype=torch.float64)
+    drawn = gaussian_noise(a)(0, like)
+    assert drawn.device.type == "meta" and drawn.dtype == torch.float64
+    assert torch.equal(cpu_randn((3,), torch.Generator().manual_seed(9), "cpu"),
+                       torch.randn(3, generator=torch.Generator().manual_seed(9)))

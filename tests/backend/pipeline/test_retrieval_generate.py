@@ -13,32 +13,6 @@ from backend.pipeline.engine import GenerateOptions
 from backend.pipeline.session import RetrievalOptions, Session, SessionConfig
 from backend.retrieval.database import GestureDatabase
 from rag_gesture_shared.protocol.retrieval import Cue
-from rag_gesture_shared.protocol.speech import SpeechInput
-from tests.support.beat2_synthetic import make_beat2
-from tests.support.speech_audio import speak
-
-TEXT = "we stayed inside because it was raining and then we played a game"
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory, tiny_bert_dir):
-    root = make_beat2(tmp_path_factory.mktemp("beat2"))
-    db = tmp_path_factory.mktemp("db") / "gestures"
-    assert main(["build-db", "--beat2", str(root), "--db", str(db), "--bert",
-                 str(tiny_bert_dir)]) == 0
-    with GestureDatabase(db) as g:
-        assert g.count() > 0 and g.audio_path(g.window_start(g.names()[0])[0]) is not None
-    return db
-
-
-@pytest.fixture(scope="module")
-def speech_source(tmp_path_factory):
-    d = tmp_path_factory.mktemp("talk")
-    audio = speak(TEXT, d / "talk.wav")
-    words = [{"word": w, "start": 0.3 + 0.3 * i, "end": 0.55 + 0.3 * i}
-             for i, w in enumerate(TEXT.split())]
-    (d / "words.json").write_text(json.dumps(words))
-    return SpeechInput(audio, transcript=d / "words.json")
 
 
 @pytest.fixture(scope="module")
@@ -47,35 +21,36 @@ def session(official_checkpoint, tiny_bert_dir, tiny_wav2vec_dir):
                                  wav2vec=tiny_wav2vec_dir, device="cpu"))
 
 
-def test_discourse_retrieval_plants_a_because_clip(session, database, speech_source):
+def test_discourse_retrieval_plants_a_because_clip(session, beat2_database, retrieval_speech):
     opts = GenerateOptions(seed=1, steps=10)
-    plain = session.generate(speech_source, opts)
-    rag = session.generate(speech_source, opts, retrieval=RetrievalOptions("discourse", database))
+    plain = session.generate(retrieval_speech, opts)
+    rag = session.generate(retrieval_speech, opts,
+                           retrieval=RetrievalOptions("discourse", beat2_database))
     inserted = rag.info["inserted"]
     assert inserted and inserted[0]["word"] == "because"
     assert inserted[0]["label"].startswith("Contingency")
-    with GestureDatabase(database) as g:
+    with GestureDatabase(beat2_database) as g:
         rec = g.record(inserted[0]["clip"])
     assert any(r.connective.lower() == "because" for r in rec.relations)
     assert not np.array_equal(plain.motions[0].poses, rag.motions[0].poses)
-    again = session.generate(speech_source, opts,
-                             retrieval=RetrievalOptions("discourse", database))
+    again = session.generate(retrieval_speech, opts,
+                             retrieval=RetrievalOptions("discourse", beat2_database))
     assert np.array_equal(again.motions[0].poses, rag.motions[0].poses)
     assert session.engine.inversions.computed == len({i["clip"] for i in inserted})
 
 
-def test_cue_names_the_clip(session, database, speech_source):
-    with GestureDatabase(database) as g:
+def test_cue_names_the_clip(session, beat2_database, retrieval_speech):
+    with GestureDatabase(beat2_database) as g:
         name = g.names()[0]
-    res = session.generate(speech_source, GenerateOptions(seed=1, steps=10),
-                           retrieval=RetrievalOptions("directed", database,
+    res = session.generate(retrieval_speech, GenerateOptions(seed=1, steps=10),
+                           retrieval=RetrievalOptions("directed", beat2_database,
                                                       [Cue("deictic", time=1.2, clip=name)]))
     assert [(i["clip"], i["label"]) for i in res.info["inserted"]] == [(name, "deictic")]
 
 
-def test_missing_database_is_one_sentence(session, speech_source, tmp_path):
+def test_missing_database_is_one_sentence(session, retrieval_speech, tmp_path):
     with pytest.raises(ValueError, match="rag-gesture build-db"):
-        session.generate(speech_source, GenerateOptions(steps=10),
+        session.generate(retrieval_speech, GenerateOptions(steps=10),
                          retrieval=RetrievalOptions("discourse", tmp_path / "none"))
 
 
@@ -121,10 +96,10 @@ def test_add_clip_command(tmp_path, capsys):
     assert main([*args[:-2], "--label", "wave@1"]) == 1
 
 
-def test_guidance_schedule_option(session, database, speech_source):
+def test_guidance_schedule_option(session, beat2_database, retrieval_speech):
     with pytest.raises(ValueError, match="decreasing_till_25"):
-        RetrievalOptions("discourse", database, guidance_schedule="fastest")
-    res = session.generate(speech_source, GenerateOptions(seed=1, steps=10),
-                           retrieval=RetrievalOptions("discourse", database,
+        RetrievalOptions("discourse", beat2_database, guidance_schedule="fastest")
+    res = session.generate(retrieval_speech, GenerateOptions(seed=1, steps=10),
+                           retrieval=RetrievalOptions("discourse", beat2_database,
                                                       guidance_schedule="all_10"))
     assert res.info["guidance_schedule"] == "all_10"

@@ -242,3 +242,92 @@ def test_queries_rank_expected_window(built):
         q = QueryPoint("gesture", "idea", "metaphoric", 1.0, 2.0)
         ranked = search(q, records, speaker=SCOTT, method="gesture_type")
         assert ranked[0].name.startswith("2_scott_0_2_2/") and ranked[0].bound.text == "idea"
+
+
+# nothing half-written is left for the garbage collector to complain about later
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_replacing_a_clip_on_a_full_disk_keeps_its_arrays(tmp_path, monkeypatch):
+    from tests.support.faults import collect_failed_writers, disk_full, folder_files
+
+    npz = tmp_path / "take.npz"
+    write_motion(npz, 30 * 25, seed=9)  # several windows
+    words = [Word("hello", 1.0, 1.4), Word("there", 12.0, 12.5)]
+    with GestureDatabase(tmp_path / "db") as db:
+        names = db.add_user_clip(npz, words, speaker=0, name="take")
+        folder = db.arrays / "take"
+        before = {n: (folder / n).read_bytes() for n in folder_files(folder)}
+        assert len(before) == len(names) > 2
+        one = min(len(b) for b in before.values())
+        write_motion(npz, 30 * 25, seed=10)
+        disk_full(monkeypatch, after=2 * one + one // 2)  # fails in the third window
+        with pytest.raises(OSError, match="No space"):
+            db.add_user_clip(npz, words, speaker=0, name="take", replace=True)
+        monkeypatch.undo()
+        collect_failed_writers()
+        assert {n: (folder / n).read_bytes() for n in folder_files(folder)} == before
+        assert db.names() == names
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("..", "it names a folder, not a clip"),
+    (".", "it names a folder, not a clip"),
+    ("../escape", "it contains '/'"),
+    ("a\\b", "it contains '\\\\'"),
+    ("take:1", "it contains ':'"),
+    ("   ", "it is empty"),
+    ("take.", "ends with a dot"),
+    ("x" * 101, "longer than 100 characters"),
+])
+def test_add_clip_refuses_names_that_are_not_plain_folder_names(tmp_path, name, why):
+    npz = tmp_path / "take.npz"
+    write_motion(npz, 30 * 4, seed=3)
+    db_path = tmp_path / "db"
+    with GestureDatabase(db_path) as db, pytest.raises(ValueError) as err:
+        db.add_user_clip(npz, [Word("hello", 0.5, 0.9)], speaker=0, name=name)
+    assert why in str(err.value) and "give --name" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db", "take.npz"]
+    assert not (db_path / "arrays").exists()
+
+
+def test_add_clip_command_refuses_dot_dot(tmp_path, capsys):
+    from backend.cli import main
+
+    npz = tmp_path / "take.npz"
+    write_motion(npz, 30 * 4, seed=3)
+    words = tmp_path / "w.json"
+    words.write_text('[{"word": "hello", "start": 0.5, "end": 0.9}]')
+    code = main(["add-clip", str(npz), "--words", str(words), "--db", str(tmp_path / "db"),
+                 "--speaker", "0", "--name", ".."])
+    assert code == 1
+    assert capsys.readouterr().err == ("error: the clip name '..' cannot be used because it "
+                                       "names a folder, not a clip; give --name with letters, "
+                                       "digits, '-', '_' or '.'\n")
+    assert not list((tmp_path / "db").glob("*.npz"))
+
+
+def test_build_db_command_checks_its_folders_before_loading_bert(dataset, tmp_path, capsys,
+                                                                 monkeypatch):
+    from backend.cli import main, outputs
+    from backend.speech import bert
+
+    def trap(*args, **kwargs):
+        raise AssertionError("BERT was loaded before the folders were checked")
+
+    monkeypatch.setattr(bert, "BertWords", trap)
+    assert main(["build-db", "--beat2", str(tmp_path), "--db", str(tmp_path / "db")]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path} is not a BEAT2 folder (no "
+                                       "train_test_split.csv); give --beat2 the "
+                                       "beat_english_v2.0.0 folder\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["build-db", "--beat2", str(dataset), "--db", str(blocker)]) == 2
+    assert capsys.readouterr().err == f"error: --db {blocker} is a file, not a folder\n"
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", read_only)
+    assert main(["build-db", "--beat2", str(dataset), "--db", str(tmp_path / "new" / "db")]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write {tmp_path / 'new' / 'db'}: the "
+                                       f"folder {tmp_path} is not writable (Permission denied); "
+                                       "choose another --db\n")

@@ -218,6 +218,19 @@ def test_non_json_body_falls_back(serve):
     assert_fallback(points, warnings, srv.url + "/chat/completions", "chat completion")
 
 
+def test_oversized_body_is_not_read_and_falls_back(serve):
+    from backend.retrieval.llm import MAX_RESPONSE_BYTES
+
+    good = json.dumps(completion("[('huge', 'iconic')]")).encode()
+    srv = serve(body=good + b" " * MAX_RESPONSE_BYTES)  # valid JSON, padded past the cap
+    points, warnings = llm_query_points(timed(TEXT), LlmConfig(srv.url))
+    assert_fallback(points, warnings, srv.url + "/chat/completions",
+                    "the response is larger than 1024 KB")
+    srv = serve(body=good + b" " * (MAX_RESPONSE_BYTES - len(good)))  # exactly at the cap
+    points, warnings = llm_query_points(timed(TEXT), LlmConfig(srv.url))
+    assert warnings == [] and [p.text for p in points] == ["huge"]
+
+
 def test_closed_port_falls_back():
     url = f"http://127.0.0.1:{closed_port()}/v1"
     points, warnings = llm_query_points(timed(TEXT), LlmConfig(url, timeout=2.0))

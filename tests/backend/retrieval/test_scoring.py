@@ -396,3 +396,47 @@ def test_record_index_gives_the_same_ranking_as_a_full_scan():
             [(c.name, c.score, c.bound) for c in full]
         found += bool(full)
     assert found >= 5  # the comparison is not vacuous
+
+
+def test_word_bounds_never_fall_below_the_similarity():
+    from backend.retrieval.word_bounds import WordBounds
+
+    rng = np.random.default_rng(5)
+    alphabet = list("abcdeilnorstCé")
+    words = ["", "a", "circle", "circles", "Circle", "é"] + [
+        "".join(rng.choice(alphabet, rng.integers(1, 11))) for _ in range(400)]
+    words = list(dict.fromkeys(words))
+    bounds = WordBounds(words)
+    for query in ["circles", "ci", "", "x", "lonelier", "éa", "rectangle"]:
+        up = bounds.upper(query)
+        exact = np.array([word_similarity(w, query) for w in words])
+        assert (up >= exact).all(), query
+        assert up[bounds.index[""]] == 0.0
+        if query:
+            assert up[bounds.index.get(query, bounds.index["circle"])] >= (query in words)
+    tight = bounds.upper("circles")
+    assert (tight < 1.0).sum() > 100  # the bound prunes: most words cannot score 1
+
+
+def test_bounded_gesture_search_equals_scoring_every_window():
+    """With thousands of distinct label words the gesture-type search scores only the windows
+    whose bound can still reach the kept candidates: the ranking is the full scan's."""
+    from backend.retrieval.scoring import RecordIndex
+    from bench.retrieval import synthetic_records, synthetic_vocabulary
+
+    vocab = synthetic_vocabulary(3000, seed=4)
+    records = synthetic_records(2000, seed=5, label_words=vocab)
+    index = RecordIndex(records)
+    assert len(index.gesture["iconic"].bounds.words) > 200
+    rng = np.random.default_rng(6)
+    words = [vocab[int(i)] for i in rng.integers(len(vocab), size=12)]  # exact matches exist
+    words += ["circles", "x", "", "zzzzzzzzzzzzzz", words[0][:2], words[1] + "ing"]
+    for word in words:
+        for kind in ("iconic", "deictic", "metaphoric", "beat"):
+            for top_k in (10, 1):
+                q = QueryPoint("gesture", word, kind, 2.0, 2.5)
+                spk = int(rng.integers(25))
+                full = search(q, records, speaker=spk, method="gesture_type", top_k=top_k)
+                fast = search(q, index, speaker=spk, method="gesture_type", top_k=top_k)
+                assert [(c.name, c.score, c.bound) for c in fast] == \
+                    [(c.name, c.score, c.bound) for c in full], (word, kind, top_k)

@@ -234,3 +234,17 @@ def test_read_prom_names_malformed_line(tmp_path):
 def test_write_prom_rejects_tabs_in_words(tmp_path):
     with pytest.raises(ValueError):
         write_prom(tmp_path / "x.prom", [("a\tb", 0.0, 1.0, 1.0)], "x")
+
+
+def test_write_prom_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
+    from tests.support.faults import disk_full, folder_files
+
+    path = tmp_path / "a.prom"
+    write_prom(path, [("hello", 0.1, 0.3, 1.5)], "a")
+    before = path.read_bytes()
+    disk_full(monkeypatch, after=20)
+    with pytest.raises(OSError, match="No space"):
+        write_prom(path, [("there", 0.3, 0.6, 0.5)] * 50, "a")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert folder_files(tmp_path) == {"a.prom"}

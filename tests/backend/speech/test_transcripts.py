@@ -536,3 +536,81 @@ def test_error_is_a_value_error_with_fields(tmp_path):
     err = info.value
     assert isinstance(err, TranscriptError)
     assert err.source == str(path) and err.line == 2
+
+
+# --------------------------------------------------------------------------- timings vs audio
+# One rule for every timed input: files and a request's words/phrases alike.
+
+
+def _fit(t: Transcript, duration: float = 5.0, allow: bool = False):
+    from backend.speech.transcripts import fit_timings
+
+    return fit_timings(t, duration, allow)
+
+
+def _refusal(t: Transcript, duration: float = 5.0) -> str:
+    with pytest.raises(TranscriptError) as info:
+        _fit(t, duration)
+    return str(info.value)
+
+
+def test_punctuation_only_is_no_words(tmp_path):
+    from backend.speech.transcripts import build_transcript
+
+    assert _error(_write(tmp_path, "a.txt", "... !?\n--\n")) == (
+        f"{tmp_path / 'a.txt'}: has no words, only punctuation or symbols")
+    with pytest.raises(TranscriptError, match="only punctuation"):
+        parse_text("… — ?!")
+    with pytest.raises(TranscriptError, match="<phrases>: has no words, only punctuation"):
+        build_transcript(phrases=[{"text": "...", "start": 0.0, "end": 1.0}])
+    assert parse_text("Hello, world !").words[2].text == "!"  # punctuation beside words stays
+    assert [w.text for w in parse_text("日本 ...").words] == ["日本", "..."]
+
+
+def test_cues_and_words_past_the_end_name_item_time_and_audio_length(tmp_path):
+    from backend.speech.transcripts import build_transcript
+
+    srt = read_transcript(_write(tmp_path, "a.srt", "1\n00:00:01,000 --> 00:00:02,000\nHi\n\n"
+                                 "2\n00:00:06,500 --> 00:00:07,000\nlate words\n"))
+    assert _refusal(srt) == (f'{tmp_path / "a.srt"}, line 6: the cue "late words" at 6.5-7 s '
+                             "is past the end of the audio (5.00 s long); fix or remove its "
+                             "timing, or allow a transcript mismatch to skip it")
+    words = build_transcript(words=[{"word": "ok", "start": 0.1, "end": 0.3},
+                                    {"word": "gone", "start": 5.2, "end": 5.4}])
+    assert _refusal(words) == ('<words>, words[1]: the word "gone" at 5.2-5.4 s is past the '
+                               "end of the audio (5.00 s long); fix or remove its timing, or "
+                               "allow a transcript mismatch to skip it")
+    early = build_transcript(words=[{"word": "early", "start": -0.5, "end": 0.3}])
+    assert _refusal(early).startswith('<words>, words[0]: the word "early" starts before the '
+                                      "audio, at -0.5 s (5.00 s long)")
+    phrases = build_transcript(phrases=[{"text": "a b", "start": 5.0, "end": 9.0}])
+    assert "phrases[0]: the cue \"a b\" at 5-9 s is past the end" in _refusal(phrases)
+    # a cue that starts inside and runs on (a text strip longer than its sound) is kept
+    assert _fit(build_transcript(phrases=[{"text": "a b", "start": 4.0, "end": 9.0}]))[1] == []
+
+
+def test_textgrid_and_json_words_name_their_line_or_entry(tmp_path):
+    data = [{"word": "one", "start": 0.1, "end": 0.3}, {"word": "two", "start": 8, "end": 9}]
+    t = read_transcript(_write(tmp_path, "w.json", json.dumps(data)))
+    assert _refusal(t).startswith(f'{tmp_path / "w.json"}, entry [1]: the word "two" at 8-9 s')
+
+
+def test_allowing_a_mismatch_skips_what_lies_outside_the_audio(tmp_path):
+    srt = read_transcript(_write(tmp_path, "a.srt", "1\n00:00:01,000 --> 00:00:02,000\nHi\n\n"
+                                 "2\n00:00:06,500 --> 00:00:07,000\nlate words\n"))
+    kept, notes = _fit(srt, 5.0, allow=True)
+    assert _texts(kept) == [["Hi"]] and _spans(kept) == [(1.0, 2.0)]
+    assert notes == [f'{tmp_path / "a.srt"}, line 6: skipped 1 cue(s) or word(s) outside the '
+                     '5.00 s of audio, from the cue "late words" at 6.5 s']
+    with pytest.raises(TranscriptError, match="has no words inside the 0.50 s of audio"):
+        _fit(srt, 0.5, allow=True)
+
+
+def test_overlapping_cues_are_kept_with_a_note(tmp_path):
+    srt = read_transcript(_write(tmp_path, "a.srt", "1\n00:00:01,000 --> 00:00:03,000\nHello "
+                                 "there\n\n2\n00:00:02,500 --> 00:00:04,000\nfriend\n"))
+    kept, notes = _fit(srt)
+    assert kept is srt
+    assert notes == [f'{tmp_path / "a.srt"}, line 6: the cue "friend" at 2.5 s starts before '
+                     "the one before it ends (3 s); 1 overlap(s) in all, each cue keeps its "
+                     "own timing"]

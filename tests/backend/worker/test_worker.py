@@ -365,10 +365,62 @@ def test_missing_weights_then_shutdown(spawn, tiny_bert_dir, tiny_wav2vec_dir, a
     assert w.events.get(timeout=5) is None, "nothing may follow bye"
 
 
-def test_closing_stdin_exits_promptly(spawn, worker_args, audio):
-    w = spawn(worker_args)
+def test_inputs_are_checked_before_the_models_load(spawn, tiny_bert_dir, tiny_wav2vec_dir,
+                                                   audio, tmp_path):
+    """A worker without weights: every bad request still gets its own sentence, because
+    the checks come first; the same rule as the command line for timed words."""
+    from backend.speech.audio import audio_info
+
+    env = {"RAG_GESTURE_HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    w = spawn(["--weights", str(tmp_path / "none"), "--bert", str(tiny_bert_dir), "--wav2vec",
+               str(tiny_wav2vec_dir), "--device", "cpu"], env)
+    info = audio_info(audio["short"])
+    seconds = f"{info.frames / info.samplerate:.2f} s"
+    length = f"({seconds} long)"
+    short = str(audio["short"])
+
+    def refused(i: int, **fields: Any) -> dict[str, Any]:
+        msg = {"type": "generate", "id": f"r{i}", "audio": short, **fields}
+        return last(w.request(msg))
+
+    err = refused(1, words=[{"word": "hi", "start": -0.5, "end": 0.2}])
+    assert (err["code"], err["message"]) == ("bad_transcript", '<words>, words[0]: the word '
+                                             '"hi" starts before the audio, at -0.5 s '
+                                             f"{length}; fix or remove its timing, or allow a "
+                                             "transcript mismatch to skip it")
+    err = refused(2, words=[{"word": "hi", "start": 0.1, "end": 0.2},
+                            {"word": "late", "start": 40.0, "end": 40.5}])
+    assert err["code"] == "bad_transcript"
+    assert err["message"].startswith('<words>, words[1]: the word "late" at 40-40.5 s is past '
+                                     f"the end of the audio {length}")
+    err = refused(3, phrases=[{"text": "far away", "start": 30.0, "end": 31.0}])
+    assert "phrases[0]: the cue \"far away\" at 30-31 s is past the end" in err["message"]
+    err = refused(4, text="?! ...")
+    assert (err["code"], err["message"]) == (
+        "bad_transcript", "<text>: has no words, only punctuation or symbols")
+    err = last(w.request({"type": "generate", "id": "r5", "audio": str(tmp_path)}))
+    assert (err["code"], err["message"]) == (
+        "bad_audio", f"the audio {tmp_path} is a directory; give the recording file itself")
+    err = refused(6, fps=0)
+    assert err["code"] == "bad_request" and "'fps' must be a number above 0" in err["message"]
+    db = tmp_path / "db"
+    db.mkdir()
+    (db / "db.sqlite").write_bytes(b"")
+    err = refused(7, retrieval={"database": str(db), "cues": [{"kind": "iconic", "time": 99}]})
+    assert err["message"] == (f"the iconic gesture cue at 99 s is outside the audio {length}; "
+                              "move it inside the recording")
+    err = refused(8, words=[{"word": "gone", "start": 40.0, "end": 41.0},
+                            {"word": "hello", "start": 0.2, "end": 0.5}], allow_mismatch=True)
+    assert err["code"] == "missing_weights"  # passed every check: only now the models
+
+
+def test_closing_stdin_exits_promptly(spawn, worker_args, audio, tmp_path):
+    client_folder = tmp_path / "client"  # the add-on's own folder: results go inside it
+    client_folder.mkdir()
+    w = spawn(worker_args, {"RAG_GESTURE_RESULTS_PARENT": str(client_folder)})
     results_root = Path(w.hello["results_dir"])
     assert results_root.is_dir() and stat.S_IMODE(results_root.stat().st_mode) == 0o700
+    assert results_root.parent == client_folder
     w.send(generate(audio["eof"], "e1", steps=50, takes=2))
     w.until(lambda e: e.get("id") == "e1" and e["type"] == "progress"
             and e["stage"] != "loading models")

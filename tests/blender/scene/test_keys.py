@@ -53,7 +53,8 @@ def snapshot(fcurves) -> dict:
             ("co", np.float32, 2), ("handle_left", np.float32, 2),
             ("handle_right", np.float32, 2), ("interpolation", np.int32, 1),
             ("handle_left_type", np.int32, 1), ("handle_right_type", np.int32, 1),
-            ("type", np.int32, 1), ("easing", np.int32, 1),
+            ("type", np.int32, 1), ("easing", np.int32, 1), ("back", np.float32, 1),
+            ("amplitude", np.float32, 1), ("period", np.float32, 1),
         ):  # fmt: skip
             buf = np.empty(n * width, dtype=dtype)
             kp.foreach_get(name, buf)
@@ -289,6 +290,83 @@ def test_replace_range_changes_only_keys_inside(keys, rig, compat, rot) -> None:
     q_curves = [after[(keys.rotation_path("neck"), i)]["co"][:, 1] for i in range(4)]
     q = np.stack(q_curves, axis=1)
     assert np.dot(q[lo - 1], q[lo - 2]) >= 0
+
+
+def thin_to_bezier(fc, frames: tuple[int, ...]) -> None:
+    """An animator's cleanup: only the keys at `frames` stay, as AUTO_CLAMPED Bezier keys."""
+    for point in reversed(list(fc.keyframe_points)):
+        if int(point.co[0]) not in frames:
+            fc.keyframe_points.remove(point)
+    for point in fc.keyframe_points:
+        point.interpolation = "BEZIER"
+        point.handle_left_type = point.handle_right_type = "AUTO_CLAMPED"
+    fc.update()
+
+
+def test_replace_range_never_touches_locked_parts(keys, rig, compat, sk) -> None:
+    obj = rig.create_smplx_armature(bpy.context)
+    m = make_motion(60, seed=9)
+    keys.write_motion(obj, m["poses"], m["trans"], m["expressions"], 30, 30, 1, "Take")
+    curves = {(fc.data_path, fc.array_index): fc for fc in all_fcurves(compat, obj)}
+    thin_to_bezier(curves[(keys.rotation_path("left_index2"), 1)], (1, 28, 60))
+    thin_to_bezier(curves[(keys.rotation_path("left_eye_smplhf"), 2)], (1, 30))
+    before = snapshot(all_fcurves(compat, obj) + key_fcurves(compat, obj, rig))
+    new = make_motion(30, seed=10)  # covers frames 11..40
+    keys.replace_range(obj, new["poses"], new["trans"], new["expressions"], 30, 30, 11, 21, 36,
+                       locks=("hands", "face"))
+    after = snapshot(all_fcurves(compat, obj) + key_fcurves(compat, obj, rig))
+    assert after.keys() == before.keys()
+    locked_joints = [sk.JOINT_NAMES[j] for j in (*sk.HANDS, *sk.FACE, *sk.EYES)]
+    locked = {keys.rotation_path(j) for j in locked_joints}
+    changed = set()
+    for (path, index), old in before.items():
+        cur = after[(path, index)]
+        if path in locked or path.startswith("key_blocks"):
+            for name in old:  # every keyframe attribute, bit for bit
+                assert cur[name].tobytes() == old[name].tobytes(), (path, index, name)
+        elif cur["co"].tobytes() != old["co"].tobytes():
+            changed.add(path)
+    assert len(after[(keys.rotation_path("left_index2"), 1)]["co"]) == 3
+    # the wrists are Upper Body: they move with the arms; so do the other unlocked parts
+    assert keys.rotation_path("left_wrist") in changed and keys.LOCATION_PATH in changed
+    assert len(changed) == 1 + len(sk.UPPER) + len(sk.LOWER)
+
+
+def test_replace_range_on_a_retargeted_rig_keeps_locked_fingers(keys, compat, addon_module,
+                                                                sk) -> None:
+    from tests.support.bpy_rigs import make_armature
+    from tests.support.synthetic_rigs import build_rig, mixamo_world
+
+    preset = addon_module("core.bone_maps").PRESETS["mixamo"]
+    names = {j: (b if isinstance(b, str) else b[0]) for j, b in preset.items()}
+    obj = make_armature(build_rig(names, a_pose_deg=40, roll_seed=5, world=mixamo_world()), "M")
+    m = make_motion(60, seed=3)
+    keys.write_motion(obj, m["poses"], m["trans"], None, 30, 30, 1, "Take")
+    before = snapshot(all_fcurves(compat, obj))
+    new = make_motion(30, seed=4)
+    keys.replace_range(obj, new["poses"], new["trans"], None, 30, 30, 11, 21, 36,
+                       locks=("hands",))
+    after = snapshot(all_fcurves(compat, obj))
+    fingers = {f'pose.bones["{names[sk.JOINT_NAMES[j]]}"]' for j in sk.HANDS
+               if sk.JOINT_NAMES[j] in names}
+    assert fingers
+    kept = {k for k in before if before[k]["co"].tobytes() == after[k]["co"].tobytes()}
+    assert {k for k in before if k[0].split(".rotation")[0] in fingers} == kept
+
+
+def test_take_frames_follows_key_edits(keys, rig, compat) -> None:
+    obj = rig.create_smplx_armature(bpy.context, body=False, expressions=False)
+    m = make_motion(40, seed=2)
+    keys.write_motion(obj, m["poses"], m["trans"], None, 30, 30, 5, "Take")
+    assert keys.take_frames(obj) == (5, 44) == (keys.read_motion(obj, 30)["start_frame"], 44)
+    for fc in all_fcurves(compat, obj):  # the animator trims the take's last ten frames
+        for point in reversed(list(fc.keyframe_points)[-10:]):
+            fc.keyframe_points.remove(point)
+        fc.update()
+    assert keys.take_frames(obj) == (5, 34)
+    fc = all_fcurves(compat, obj)[0]
+    fc.keyframe_points.insert(60, 0.5)  # and keys one channel further on
+    assert keys.take_frames(obj) == (5, 60)
 
 
 def test_replace_range_rejects_motion_that_does_not_cover_it(keys, rig) -> None:

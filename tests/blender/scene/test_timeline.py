@@ -15,6 +15,8 @@ import bpy
 import numpy as np
 import pytest
 
+from tests.support.faults import disk_full, folder_files
+
 
 @pytest.fixture
 def tl(addon_module):
@@ -115,6 +117,12 @@ def test_relative_and_packed_sounds(tl, compat, tmp_path):
     path, temporary = tl.sound_file(strip, str(folder))
     assert temporary and Path(path).parent == folder and path.endswith(".wav")
     assert Path(path).read_bytes() == wav.read_bytes()
+    with pytest.MonkeyPatch.context() as mp:  # a full disk: no truncated copy is left
+        disk_full(mp, after=100)
+        with pytest.raises(OSError, match="No space"):
+            tl.sound_file(strip, str(tmp_path / "out"))
+    assert Path(path).read_bytes() == wav.read_bytes()
+    assert folder_files(folder) == {Path(path).name}
 
 
 def test_choosing_among_several_sound_strips(tl, compat, tmp_path):
@@ -210,8 +218,9 @@ def test_frame_ranges(tl):
     scene = bpy.context.scene
     settings = scene.rag_gesture
     scene.frame_start, scene.frame_end = 1, 250
-    scene.use_preview_range = False
-    assert tl.frame_range(scene, settings) == (1, 250)
+    scene.use_preview_range = False  # never silently the whole scene (or take)
+    with pytest.raises(tl.TimelineError, match="The preview range is off: turn it on"):
+        tl.frame_range(scene, settings, take=(11, 90))
     scene.use_preview_range = True
     scene.frame_preview_start, scene.frame_preview_end = 40, 60
     assert tl.frame_range(scene, settings) == (40, 60)
@@ -220,6 +229,10 @@ def test_frame_ranges(tl):
     assert tl.frame_range(scene, settings) == (10, 20)
     settings.range_start, settings.range_end = 20, 10
     with pytest.raises(tl.TimelineError, match="ends"):
+        tl.frame_range(scene, settings)
+    settings.range_mode = "WHOLE"  # only when chosen: every frame of the take
+    assert tl.frame_range(scene, settings, take=(11, 90)) == (11, 90)
+    with pytest.raises(tl.TimelineError, match="no take to regenerate"):
         tl.frame_range(scene, settings)
 
     # timeline frames [lo, hi] -> motion frames [start, end) for a motion starting at 11

@@ -249,9 +249,11 @@ def test_broken_preset_files_are_ignored(ops):
 # ---------------------------------------------------------------------------- drawing
 
 
-def draw_panel(panels) -> list:
+def draw_panel(panels, only=None) -> list:
+    """The main panel (where the rig's status shows) and its Rig sub-panel (the table)."""
     log: list = []
-    panels.RAG_GESTURE_PT_rig.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
+    for cls in [only] if only else [panels.RAG_GESTURE_PT_main, panels.RAG_GESTURE_PT_rig]:
+        cls.draw(SimpleNamespace(layout=RecordingLayout(log)), bpy.context)
     return log
 
 
@@ -278,12 +280,15 @@ def test_rig_panel_draws_for_every_kind_of_rig(panels, addon_module):
                                               expressions=False)
     log = draw_panel(panels)
     assert "Native SMPL-X armature" in labels(log)
+    # whether the rig was recognised shows in the main panel, not only in the closed Rig one
+    assert "Native SMPL-X armature" in labels(draw_panel(panels, panels.RAG_GESTURE_PT_main))
+    assert "Native SMPL-X" not in labels(draw_panel(panels, panels.RAG_GESTURE_PT_rig))
     assert ("operator_menu_enum", "rag_gesture.bone_table_fill", "preset") in log
     assert ("operator", "rag_gesture.bone_table_clear") in log
 
     obj = make_armature("Mixamo", MIXAMO)
     log = draw_panel(panels)
-    assert "Retargeted via Mixamo" in labels(log)
+    assert "Retargeted via Mixamo" in labels(draw_panel(panels, panels.RAG_GESTURE_PT_main))
     assert not any(e[0] == "template_list" for e in log)  # empty table: a hint instead
     bpy.ops.rag_gesture.bone_table_fill(preset="AUTO")
     log = draw_panel(panels)
@@ -293,7 +298,7 @@ def test_rig_panel_draws_for_every_kind_of_rig(panels, addon_module):
 
     make_armature("Odd", ODD)
     log = draw_panel(panels)
-    errors = [e for e in log if e[0] == "label" and e[2] == "ERROR"]
+    errors = [e for e in log if e[0] == "label" and e[2] == "CANCEL"]  # Blender's error icon
     assert errors and "matches no bone-map preset" in labels(log)
     assert all(len(e[1]) <= 42 for e in log if e[0] == "label")  # wrapped
 
