@@ -23,7 +23,6 @@ tokens, endpoint) and links files into its cache (`backend.weights`).
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from collections import deque
@@ -31,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag_gesture_shared.atomic_file import place_finished
 from rag_gesture_shared.protocol.download import DownloadUpdate
 
 from .progress import Cancelled, StopFn
@@ -224,5 +224,5 @@ def _verify_and_place(f: RemoteFile) -> None:
         f.partial.unlink(missing_ok=True)  # bad bytes are never resumed from
         raise DownloadError(f"{f.path} arrived damaged (its hash does not match the Hub's); "
                             "it was deleted and will be fetched again")
-    os.replace(f.partial, f.dest)
+    place_finished(f.partial, f.dest)  # flushed, then renamed (shared.atomic_file)
 
