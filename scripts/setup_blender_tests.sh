@@ -10,8 +10,9 @@
 # * .venv-bpy45  bpy 4.5.x (the 4.5 LTS line), numpy<2 and pytest.
 #                Neither gets torch: the add-on must work without it, and these venvs prove it.
 # * the Python 3.13 venv ($RAG_GESTURE_PY313_VENV, default .venv-py313): bpy 5.3.0 (Blender
-#   5.1+ ship Python 3.13) and the backend's dependencies (torch from PyPI: its 3.13 wheel is
-#   the CUDA build, ~4.7 GB, that runs on the CPU too), so the backend is tested on 3.13 and
+#   5.1+ ship Python 3.13) and the backend's dependencies with the test and batch (Ray) extras
+#   (torch from PyPI: its 3.13 wheel is the CUDA build, ~4.7 GB, that runs on the CPU too; the
+#   5.3 suite's batch FBX export runs Ray on this worker), so the backend is tested on 3.13 and
 #   the 5.3 suite runs against a 3.13 worker, as "Set up backend" makes it with Blender 5.3's
 #   own Python. The backend itself is not installed there: tests put the checkout on
 #   PYTHONPATH, so the venv can live outside the checkout and be reused (.ci/run does).
@@ -123,7 +124,8 @@ trap 'rm -f "$deps"' EXIT
 "$V313/bin/python" - >"$deps" <<'EOF'
 import tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
+extras = project["optional-dependencies"]
+print("\n".join(project["dependencies"] + extras["test"] + extras["batch"]))
 EOF
 mapfile -t reqs <"$deps"
 if ! ensure "$V313/bin/python" "${reqs[@]}" >"$deps.log" 2>&1; then
