@@ -2,16 +2,21 @@
 
 Search order: an explicit folder, `$RAG_GESTURE_HOME`, then the user cache
 (`~/.cache/rag-gesture`). A weights root is a folder that contains `experiments/` (spec §10).
-`download_weights` fills a root from the Hub the way the official download script does, and
-`check_weights` says, piece by piece, what is still missing and which command fetches it.
+`download_weights` fills a root from the Hub the way the official download script does
+(resumable, with progress and cancel: backend.downloads), and `check_weights` says, piece by
+piece, what is still missing and which command fetches it.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .downloads import DownloadError, Meter, RemoteFile, Report, ReportFn, fetch
+from .progress import StopFn
 
 HF_REPO = "m-hamza-mughal/rag-gesture-weights"
 DEFAULT_RUN = "base_beatx_len150fps15_finalweights"
@@ -137,26 +142,25 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
 
 
-def _snapshot(what: str, retry: str, **kwargs: object) -> str:
-    """`snapshot_download` with every network/HTTP failure turned into one `WeightsError`
-    sentence. Partial files are left to huggingface_hub: files finished earlier are kept and
-    skipped next time, and a connection dropped mid-file is resumed with a Range request."""
+def _hub_error(what: str, retry: str, exc: BaseException) -> WeightsError:
+    from huggingface_hub import constants
+
+    return WeightsError(
+        f"Downloading {what} from {constants.ENDPOINT} failed ({_root_cause(exc)}); check the "
+        f"connection and re-run `{retry}` to resume, keeping the files already fetched.")
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
     import httpx2
-    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError
 
-    try:
-        return snapshot_download(**kwargs)  # type: ignore[arg-type]
-    except (OSError, httpx2.HTTPError, EntryNotFoundError) as exc:  # HfHubHTTPError is OSError
-        raise WeightsError(
-            f"Downloading {what} from {constants.ENDPOINT} failed ({_root_cause(exc)}); check the "
-            f"connection and re-run `{retry}` to resume, keeping the files already fetched."
-        ) from exc
+    # HfHubHTTPError is an OSError; DownloadError says what went wrong with one file
+    return OSError, httpx2.HTTPError, EntryNotFoundError, DownloadError
 
 
 def _quiet_tqdm() -> type:
-    """A huggingface_hub tqdm that never draws: `progress=False` must not depend on the global
-    `disable_progress_bars()` switch other code (transformers) flips."""
+    """A huggingface_hub tqdm that never draws (linking files into the cache prints nothing
+    whatever the global `disable_progress_bars()` switch other code flips says)."""
     from huggingface_hub.utils import tqdm as hf_tqdm
 
     class QuietTqdm(hf_tqdm):  # type: ignore[misc, valid-type]
@@ -167,28 +171,108 @@ def _quiet_tqdm() -> type:
     return QuietTqdm
 
 
-def download_speech_models(progress: bool = True, retry: str = "rag-gesture download") -> None:
+@dataclass
+class RepoPlan:
+    """The files of one repository a download fetches, at one commit."""
+
+    repo: str
+    commit: str
+    files: list[RemoteFile]
+    cache: bool  # into the Hugging Face cache (linked by huggingface_hub afterwards)
+
+
+def _plan_repo(repo: str, patterns: list[str], dest: Callable[[str, str], Path],
+               cache: bool) -> RepoPlan:
+    """List `repo` at its current commit and look up each matching file (size, etag)."""
+    from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.utils import filter_repo_objects
+
+    info = HfApi(endpoint=constants.ENDPOINT).repo_info(repo, revision="main")
+    names = list(filter_repo_objects([s.rfilename for s in info.siblings or []],
+                                     allow_patterns=patterns))
+    files = []
+    for name in names:
+        url = hf_hub_url(repo, name, revision=info.sha)
+        meta = get_hf_file_metadata(url)
+        etag = (meta.etag or "").strip('"').lower()
+        files.append(RemoteFile(repo, name, url, int(meta.size or 0), etag, dest(name, etag)))
+    return RepoPlan(repo, str(info.sha), files, cache)
+
+
+def _cache_blob(repo: str) -> Callable[[str, str], Path]:
+    """Where huggingface_hub keeps a file of `repo` with a given etag: blobs/<etag>."""
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    folder = Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo, repo_type="model")
+    return lambda name, etag: folder / "blobs" / etag
+
+
+def _plan_speech_models() -> list[RepoPlan]:
+    """bert-base-cased and wav2vec2-base-960h: only the files transformers reads, the
+    safetensors weights when the repository has them, else pytorch_model.bin."""
+    plans = []
+    for repo in SPEECH_MODELS:
+        plan = _plan_repo(repo, SPEECH_SMALL_FILES + SPEECH_SAFETENSORS, _cache_blob(repo),
+                          cache=True)
+        if not any(f.path.endswith(".safetensors") for f in plan.files):
+            more = _plan_repo(repo, SPEECH_PYTORCH_BIN, _cache_blob(repo), cache=True)
+            plan.files += more.files
+        plans.append(plan)
+    return plans
+
+
+def _link_into_cache(plan: RepoPlan) -> None:
+    """The blobs are there; huggingface_hub makes its snapshot links and refs/main (it
+    fetches nothing that is already a blob)."""
+    from huggingface_hub import snapshot_download
+
+    snapshot_download(repo_id=plan.repo, repo_type="model",
+                      allow_patterns=[f.path for f in plan.files], tqdm_class=_quiet_tqdm())
+
+
+class TerminalProgress:
+    """Progress on stderr: one updating line on a terminal, a line per file otherwise."""
+
+    def __init__(self, stream: object = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.file = None
+
+    def __call__(self, r: Report) -> None:
+        text = r.describe()
+        if self.tty:
+            print(f"\r  {text}  {r.file[-40:]:40s}", end="", file=self.stream, flush=True)
+            if not r.file:
+                print(file=self.stream, flush=True)
+        elif r.file and r.file != self.file:
+            print(f"  {r.file}: {text}", file=self.stream, flush=True)
+        self.file = r.file
+
+
+def download_speech_models(progress: bool | ReportFn = True,
+                           retry: str = "rag-gesture download",
+                           should_stop: StopFn | None = None) -> None:
     """Fetch bert-base-cased and wav2vec2-base-960h into the normal Hugging Face cache, only
     the files transformers reads; safetensors when the repo has them, else pytorch_model.bin."""
-    tqdm_class = None if progress else _quiet_tqdm()
-    for repo in SPEECH_MODELS:
-        what = f"the speech model {repo}"
-        folder = Path(_snapshot(what, retry, repo_id=repo, repo_type="model",
-                                allow_patterns=SPEECH_SMALL_FILES + SPEECH_SAFETENSORS,
-                                tqdm_class=tqdm_class))
-        if not any(folder.glob("*.safetensors")):
-            _snapshot(what, retry, repo_id=repo, repo_type="model",
-                      allow_patterns=SPEECH_PYTORCH_BIN, tqdm_class=tqdm_class)
+    _download([], True, progress, should_stop, retry)
 
 
 def download_weights(root: Path | None = None, include_speech_models: bool = True,
-                     progress: bool = True) -> Path:
+                     progress: bool | ReportFn = True,
+                     should_stop: StopFn | None = None) -> Path:
     """Fetch the official release into `root` (default: $RAG_GESTURE_HOME or the user cache).
 
     `vae/**` and `diffusion/**` land in `root/experiments`, `assets_deps/**` in
     `root/datasets` (spec §10), then the two speech models go to the Hugging Face cache.
-    Re-running skips finished files. Nothing downloaded is executed: checkpoints are read with
-    the safe loader and the config `.py` is parsed, never imported. Returns `root`.
+    Resumable (backend.downloads): finished files are skipped, a file cut off mid-way goes
+    on from its last byte, in this run or the next. `progress`: True prints to stderr, a
+    callable gets a `Report` (bytes done/total, speed, file) a few times a second.
+    `should_stop()` cancels between chunks (`Cancelled`; the partial file is kept).
+    Nothing downloaded is executed: checkpoints are read with the safe loader and the
+    config `.py` is parsed, never imported. Returns `root`.
     """
     root = Path(root).expanduser() if root is not None else default_root()
     retry = download_command(root)
@@ -197,22 +281,49 @@ def download_weights(root: Path | None = None, include_speech_models: bool = Tru
         raise WeightsError(
             f"Downloads are disabled because offline mode is on ({offline}); unset it (or set "
             f"HF_HUB_OFFLINE=0) and run `{retry}` again.")
-    tqdm_class = None if progress else _quiet_tqdm()
-    _snapshot(f"the RAG-Gesture weights ({HF_REPO})", retry, repo_id=HF_REPO, repo_type="model",
-              allow_patterns=WEIGHTS_PATTERNS, local_dir=root / "experiments",
-              tqdm_class=tqdm_class)
-    _snapshot(f"the RAG-Gesture assets ({HF_REPO})", retry, repo_id=HF_REPO, repo_type="model",
-              allow_patterns=ASSETS_PATTERNS, local_dir=root / "datasets", tqdm_class=tqdm_class)
-    if include_speech_models:
-        download_speech_models(progress=progress, retry=retry)
-    # snapshot_download quietly returns an existing local_dir when the Hub cannot be reached;
-    # checking the result keeps that from passing for a finished download.
+    folders = {"vae/": "experiments", "diffusion/": "experiments", "assets_deps/": "datasets"}
+
+    def local(name: str, _etag: str) -> Path:
+        top = next(folder for prefix, folder in folders.items() if name.startswith(prefix))
+        return root / top / name
+
+    plans = [(f"the RAG-Gesture weights ({HF_REPO})",
+              lambda: [_plan_repo(HF_REPO, WEIGHTS_PATTERNS + ASSETS_PATTERNS, local, False)])]
+    _download(plans, include_speech_models, progress, should_stop, retry)
+    # The Hub could list the files but a folder can still lack what inference needs (a
+    # release without a piece): checking the result keeps that from passing for a download.
     problems = check_weights(root, speech_models=include_speech_models)
     if problems:
         more = f" ({len(problems) - 1} more: see `rag-gesture doctor`)" \
             if len(problems) > 1 else ""
         raise WeightsError(f"The download ended but {problems[0]}{more}.")
     return root
+
+
+def _download(plans: list[tuple[str, Callable[[], list[RepoPlan]]]], speech: bool,
+              progress: bool | ReportFn, should_stop: StopFn | None, retry: str) -> None:
+    """List everything first (so the totals are known), then fetch, then link the cache."""
+    if speech:
+        plans = [*plans, ("the speech models", _plan_speech_models)]
+    listed: list[RepoPlan] = []
+    for what, make in plans:
+        try:
+            listed += make()
+        except _hub_errors() as exc:
+            raise _hub_error(what, retry, exc) from exc
+    report = progress if callable(progress) else TerminalProgress() if progress else None
+    files = [f for plan in listed for f in plan.files]
+    meter = Meter(files, report)
+    meter.emit()
+    for plan in listed:
+        what = (f"the speech model {plan.repo}" if plan.cache
+                else f"the RAG-Gesture weights ({plan.repo})")
+        try:
+            fetch(plan.files, should_stop=should_stop, meter=meter)
+            if plan.cache:
+                _link_into_cache(plan)
+        except _hub_errors() as exc:
+            raise _hub_error(what, retry, exc) from exc
 
 
 def check_speech_models(command: str = "rag-gesture download") -> list[str]:

@@ -43,12 +43,14 @@ from bench.speech import full_size_models, long_speech, speech_bench_args
 from rag_gesture_shared.protocol.speech import SpeechInput
 
 
-def random_engine() -> Engine:
+def random_engine(device: str = "cpu") -> Engine:
+    """The full-size model with random weights (the same weights on every call: built on
+    the CPU from seed 0, then moved to `device`)."""
     torch.manual_seed(0)
     model = RagGestureDenoiser(DenoiserConfig(), full_vae_configs()).eval().requires_grad_(False)
     cfg = ModelConfig(DenoiserConfig(), GuidanceConfig(), DiffusionConfig(), {})
     loaded = LoadedModel(model, cfg, Path("random"), Path("random"), {}, {})
-    return Engine(loaded, "cpu")
+    return Engine(loaded, device)
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ for files that belong together (the takes of one generation, the windows of one 
 bytes go to a hidden temporary file in the target's own folder (a rename is only atomic
 within one file system), which is flushed to disk and then renamed over the target. A failure
 at any point (disk full, Ctrl-C, a bug in the writer) removes the temporary file and leaves
-the previous file exactly as it was.
+the previous file exactly as it was. Downloaded weights are the one exception to "removes the
+temporary file": their partial file is kept so the next run resumes it, and `place_finished`
+puts it in place the same way once it is complete and verified.
 
 The temporary file is created with mode 0o666 filtered by the umask, like any new file, and
 takes the existing file's permission bits when it replaces one, so an atomic write does not
@@ -136,19 +138,29 @@ def atomic_path(path: str | os.PathLike[str], *, durable: bool = True) -> Iterat
     os.close(fd)
     try:
         yield tmp
-        if durable:
-            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _commit(tmp, path)
-        if durable:
-            _fsync_folder(path.parent)
+        place_finished(tmp, path, durable=durable)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def place_finished(finished: str | os.PathLike[str], path: str | os.PathLike[str], *,
+                   durable: bool = True) -> None:
+    """Rename a complete file written beside `path` over `path` (flushed to disk first when
+    `durable`, keeping `path`'s permissions). For writers whose unfinished file must outlive
+    a failure, such as a resumable download's partial file; the others use `atomic_write` or
+    `atomic_path`, which remove theirs."""
+    finished, path = Path(finished), Path(path)
+    if durable:
+        fd = os.open(finished, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    _commit(finished, path)
+    if durable:
+        _fsync_folder(path.parent)
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> None:

@@ -14,8 +14,11 @@ installed by that button.
 The manifest is validated, and the zip built, by `blender_ext.py` (Blender's own extension
 tool, shipped inside Blender and inside the PyPI `bpy` wheel at
 `bpy/<ver>/scripts/addons_core/bl_pkg/cli/blender_ext.py`). It is found through --blender-ext,
-$BLENDER_EXT, the `bpy` module of this interpreter, or the repository's .venv / .venv-bpy42.
-With --no-validate and no blender_ext.py, the zip is written with zipfile instead.
+$BLENDER_EXT, the `bpy` module of this interpreter, or the repository's .venv* folders. Without
+it (right after scripts/setup.sh, whose .venv has no bpy) the manifest is checked against the
+rules of Blender's manifest (`manifest_problems`; tests/blender/test_package.py holds them to
+what blender_ext.py accepts and refuses) and the zip is written with zipfile. --own-checks
+takes that path even when blender_ext.py is there; --no-validate skips the checks.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import glob
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +53,7 @@ def find_blender_ext(explicit: str | None = None) -> Path | None:
     spec = importlib.util.find_spec("bpy")  # locates the wheel without importing Blender
     if spec is not None and spec.submodule_search_locations:
         roots += list(spec.submodule_search_locations)
-    for venv in (".venv", ".venv-bpy42"):
+    for venv in (".venv", ".venv-bpy42", ".venv-bpy45", ".venv-py313"):
         roots += glob.glob(str(REPO / venv / "lib" / "python3*" / "site-packages" / "bpy"))
     for root in roots:
         found = sorted(glob.glob(os.path.join(
@@ -103,15 +107,87 @@ def write_zip(src: Path, out: Path) -> None:
                 zf.write(path, path.relative_to(src).as_posix())
 
 
-def build(output_dir: Path, blender_ext: str | None = None, validate: bool = True) -> Path:
+# The rules of Blender's extension manifest (schema 1.0.0) that blender_ext.py enforces.
+MANIFEST_REQUIRED = {"schema_version": str, "id": str, "version": str, "name": str,
+                     "tagline": str, "maintainer": str, "type": str, "license": list,
+                     "blender_version_min": str}
+PERMISSIONS = {"files", "network", "clipboard", "camera", "microphone"}
+TERSE_LIMIT = 64  # characters of a tagline or a permission's reason
+_VERSION = re.compile(r"\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?")
+_BLENDER_VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+
+def _terse(value: str) -> str | None:
+    """A tagline or permission reason: short, one line, no closing punctuation."""
+    if not value or value != value.strip() or any(ord(c) < 32 for c in value):
+        return "must be non-empty text without surrounding spaces or control characters"
+    if len(value) > TERSE_LIMIT:
+        return f"must be at most {TERSE_LIMIT} characters, found {len(value)}"
+    if not (value[-1].isalnum() or value[-1] in ")]}"):
+        return "must not end with punctuation"
+    return None
+
+
+def manifest_problems(manifest: dict) -> list[str]:
+    """What Blender's extension tool would refuse in `manifest`, one line each."""
+    out = []
+    for key, kind in MANIFEST_REQUIRED.items():
+        if key not in manifest:
+            out.append(f"{key}: missing")
+        elif not isinstance(manifest[key], kind):
+            out.append(f"{key}: must be a {kind.__name__}")
+    if out:
+        return out
+    if manifest["schema_version"] != "1.0.0":
+        out.append("schema_version: must be \"1.0.0\"")
+    pid = manifest["id"]
+    if not pid.isidentifier() or "__" in pid or pid.startswith("_") or pid.endswith("_"):
+        out.append(f"id: {pid!r} must be a Python identifier without leading, trailing or "
+                   "double underscores")
+    if not _VERSION.fullmatch(manifest["version"]):
+        out.append(f"version: {manifest['version']!r} is not a semantic version")
+    for key in ("name", "maintainer"):
+        if not manifest[key].strip() or manifest[key] != manifest[key].strip():
+            out.append(f"{key}: must be non-empty text without surrounding spaces")
+    if (why := _terse(manifest["tagline"])) is not None:
+        out.append(f"tagline: {why}")
+    if manifest["type"] not in ("add-on", "theme"):
+        out.append(f"type: must be \"add-on\" or \"theme\", found {manifest['type']!r}")
+    if not manifest["license"] or not all(isinstance(x, str) and x for x in
+                                          manifest["license"]):
+        out.append("license: must be a non-empty list of strings")
+    for key in ("blender_version_min", "blender_version_max"):
+        if key in manifest and not _BLENDER_VERSION.fullmatch(str(manifest[key])):
+            out.append(f"{key}: expected three numbers separated by \".\"")
+    perms = manifest.get("permissions", {})
+    if not isinstance(perms, dict):
+        out.append("permissions: must be a table of reasons")
+    else:
+        for key, why in perms.items():
+            if key not in PERMISSIONS:
+                out.append(f"permissions: {key!r} is not one of {sorted(PERMISSIONS)}")
+            elif not isinstance(why, str) or (problem := _terse(why)) is not None:
+                out.append(f"permissions.{key}: "
+                           f"{problem if isinstance(why, str) else 'must be a string'}")
+    for key in ("tags", "platforms"):
+        if key in manifest and not (isinstance(manifest[key], list) and all(
+                isinstance(x, str) and x for x in manifest[key])):
+            out.append(f"{key}: must be a list of non-empty strings")
+    return out
+
+
+def build(output_dir: Path, blender_ext: str | None = None, validate: bool = True,
+          own_checks: bool = False) -> Path:
     manifest = tomllib.loads(MANIFEST.read_text(encoding="utf-8"))
     out = output_dir / f"{manifest['id']}-{manifest['version']}.zip"
     output_dir.mkdir(parents=True, exist_ok=True)
-    tool = find_blender_ext(blender_ext)
+    tool = None if own_checks else find_blender_ext(blender_ext)
     if tool is None and validate:
-        raise SystemExit("blender_ext.py not found: install the bpy wheel (bash "
-                         "scripts/setup_blender_tests.sh), pass --blender-ext PATH, or use "
-                         "--no-validate")
+        problems = manifest_problems(manifest)
+        if problems:
+            raise SystemExit("blender_manifest.toml is not valid:\n  " + "\n  ".join(problems))
+        print("manifest checked against Blender's manifest rules "
+              "(Blender's blender_ext.py not used)")
     with tempfile.TemporaryDirectory(prefix="rag-gesture-ext-") as tmp:
         root = Path(tmp) / manifest["id"]
         root.mkdir()
@@ -147,10 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--output-dir", default=str(REPO / "dist"))
     ap.add_argument("--blender-ext", help="path of Blender's blender_ext.py")
+    ap.add_argument("--own-checks", action="store_true",
+                    help="check the manifest with this script's rules and zip with zipfile, "
+                    "even when blender_ext.py is available")
     ap.add_argument("--no-validate", action="store_true",
-                    help="without blender_ext.py, write the zip with zipfile (not validated)")
+                    help="without blender_ext.py, write the zip with zipfile, unchecked")
     args = ap.parse_args(argv)
-    out = build(Path(args.output_dir), args.blender_ext, validate=not args.no_validate)
+    out = build(Path(args.output_dir), args.blender_ext, validate=not args.no_validate,
+                own_checks=args.own_checks)
     print(out)
     return 0
 

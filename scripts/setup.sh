@@ -4,7 +4,9 @@
 #   bash scripts/setup.sh
 #
 # Environment:
-#   PYTHON           interpreter used to create .venv (default: python3.11, else python3 if it is 3.11)
+#   PYTHON           interpreter used to create .venv: Python 3.11, 3.12 or 3.13 (default:
+#                    python3.11, else python3.13, python3.12, python3 when supported; the
+#                    Blender tests need 3.11 here, for the bpy 5.0 wheel)
 #   TORCH_SPEC       torch requirement installed first (default: the pin in pyproject.toml)
 #   TORCH_INDEX_URL  optional package index for torch, e.g. for an NVIDIA GPU:
 #                      TORCH_SPEC=torch==2.13.0 TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 \
@@ -31,29 +33,32 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 [[ -n "$TORCH_SPEC" ]] || die "no torch pin found in pyproject.toml"
 
-is_py311() {
-    [[ "$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "3.11" ]]
+is_supported() {  # the backend runs on Python 3.11 to 3.13 (pyproject.toml requires-python)
+    case "$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" in
+        3.11|3.12|3.13) return 0 ;;
+        *) return 1 ;;
+    esac
 }
 
 find_python() {
     if [[ -n "${PYTHON:-}" ]]; then
-        is_py311 "$PYTHON" || die "PYTHON=$PYTHON is not a Python 3.11 interpreter."
+        is_supported "$PYTHON" || die "PYTHON=$PYTHON is not a working Python 3.11, 3.12 or 3.13."
         printf '%s\n' "$PYTHON"
         return
     fi
     local cand
-    for cand in python3.11 python3; do
-        if command -v "$cand" >/dev/null 2>&1 && is_py311 "$cand"; then
+    for cand in python3.11 python3.13 python3.12 python3; do
+        if command -v "$cand" >/dev/null 2>&1 && is_supported "$cand"; then
             command -v "$cand"
             return
         fi
     done
-    die "Python 3.11 is required (the bpy wheel and this project support 3.11 only), but neither \
-'python3.11' nor 'python3' is Python 3.11. Install Python 3.11 or set PYTHON=/path/to/python3.11."
+    die "Python 3.11, 3.12 or 3.13 is required, but none of python3.11, python3.13, python3.12 \
+or python3 is one that runs. Install one, or set PYTHON=/path/to/python3.X."
 }
 
 if [[ -x "$VPY" ]]; then
-    is_py311 "$VPY" || die "$VENV exists but is not a Python 3.11 environment; remove it and run again."
+    is_supported "$VPY" || die "$VENV exists but is not a Python 3.11-3.13 environment; remove it and run again."
     say "using existing virtualenv $VENV"
 else
     [[ -e "$VENV" ]] && die "$VENV exists but has no bin/python; remove it and run again."

@@ -32,12 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(d)
     d.set_defaults(func=_lazy("doctor", "doctor"))
     dl = sub.add_parser("download", help="fetch the official weights and the speech models "
-                        "(re-run it after an interruption: finished files are kept)")
+                        "(re-run it after an interruption: it goes on where it stopped)")
     dl.add_argument("--weights", help="folder to fill (default: $RAG_GESTURE_HOME or "
                     "~/.cache/rag-gesture)")
     dl.add_argument("--no-speech-models", action="store_true",
                     help="skip bert-base-cased and wav2vec2-base-960h")
-    dl.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dl.add_argument("--no-progress", action="store_true", help="no progress output")
+    dl.add_argument("--progress", choices=("text", "json"), default="text",
+                    help="text: a progress line on stderr; json: one JSON object per update "
+                    "on stdout (bytes done/total, speed, file), for programs such as the "
+                    "Blender add-on")
     dl.set_defaults(func=_lazy("download", "download"))
     generate.add_parser(sub)
     batch.add_parser(sub)

@@ -38,7 +38,7 @@ def doctor(args: argparse.Namespace) -> int:
 
     from ..device import pick_device
 
-    device, sentence = pick_device(args.device)
+    device, sentence, _ = pick_device(args.device)
     threads = torch.get_num_threads()
     print(f"device: {sentence}; {threads} CPU thread{'s' if threads != 1 else ''}")
     problems += _check_weights(args, device)

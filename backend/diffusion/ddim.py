@@ -3,7 +3,9 @@
 Every coefficient is taken from the float64 schedule at the step index and cast to float32
 before use, and the update is written in the official operation order, so the sampler
 reproduces the reference trajectories bit for bit on the same CPU and torch (elsewhere
-within the float32 noise floor, backend/parity).
+within the float32 noise floor, backend/parity). The coefficients come from
+`Schedule.on(device)`: a step reads nothing back from the device and copies nothing to it,
+so a GPU never waits for the host between steps.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..progress import check
-from .schedule import Schedule, coef
+from .schedule import Schedule
 
 Denoise = Callable[[torch.Tensor, int], torch.Tensor]
 NoiseFn = Callable[[int, torch.Tensor], torch.Tensor]
@@ -22,30 +24,28 @@ StepCallback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 def predict_eps(x: torch.Tensor, x0: torch.Tensor, k: int, s: Schedule) -> torch.Tensor:
-    dev = x.device
-    return (coef(s.sqrt_recip_alphas_cumprod, k, dev) * x - x0) \
-        / coef(s.sqrt_recipm1_alphas_cumprod, k, dev)
+    c = s.on(x.device)
+    return (c.sqrt_recip_alphas_cumprod[k] * x - x0) / c.sqrt_recipm1_alphas_cumprod[k]
 
 
 def ddim_step(x: torch.Tensor, x0: torch.Tensor, k: int, s: Schedule) -> torch.Tensor:
     """x at spaced step k -> step k-1 (eta = 0); at k = 0 this returns x0."""
     eps = predict_eps(x, x0, k, s)
-    a_prev = coef(s.alphas_cumprod_prev, k, x.device)
+    a_prev = s.on(x.device).alphas_cumprod_prev[k]
     return x0 * torch.sqrt(a_prev) + torch.sqrt(1 - a_prev) * eps
 
 
 def ddim_invert_step(x: torch.Tensor, x0: torch.Tensor, k: int, s: Schedule) -> torch.Tensor:
     """x at level k -> level k+1; at the last step (next alpha = 0) this returns eps."""
     eps = predict_eps(x, x0, k, s)
-    a_next = coef(s.alphas_cumprod_next, k, x.device)
+    a_next = s.on(x.device).alphas_cumprod_next[k]
     return x0 * torch.sqrt(a_next) + torch.sqrt(1 - a_next) * eps
 
 
 def q_sample(x0: torch.Tensor, k: int, s: Schedule, noise: torch.Tensor) -> torch.Tensor:
     """Noise a clean (or inverted) latent to spaced level k."""
-    dev = x0.device
-    return coef(s.sqrt_alphas_cumprod, k, dev) * x0 \
-        + coef(s.sqrt_one_minus_alphas_cumprod, k, dev) * noise
+    c = s.on(x0.device)
+    return c.sqrt_alphas_cumprod[k] * x0 + c.sqrt_one_minus_alphas_cumprod[k] * noise
 
 
 def cpu_randn(shape: Sequence[int], generator: torch.Generator | None,
@@ -53,8 +53,12 @@ def cpu_randn(shape: Sequence[int], generator: torch.Generator | None,
     """N(0, I) drawn on the CPU from `generator` (a CPU generator, or torch's global CPU RNG),
     then moved to `device`. CUDA generators draw other numbers for the same seed; drawing
     here makes the same seed give the same noise, hence the same motion up to float rounding,
-    on every device."""
-    return torch.randn(tuple(shape), generator=generator, dtype=dtype).to(device)
+    on every device. To a CUDA device the copy goes from pinned memory without waiting, so
+    per-step noise does not stall the GPU queue."""
+    noise = torch.randn(tuple(shape), generator=generator, dtype=dtype)
+    if torch.device(device).type == "cuda":
+        return noise.pin_memory().to(device, non_blocking=True)
+    return noise.to(device)
 
 
 def gaussian_noise(generator: torch.Generator | None = None) -> NoiseFn:

@@ -1,13 +1,16 @@
 """`scaled_linear` betas and the official timestep respacing (spec §4.1-4.2), also scaled to
 fewer DDIM steps (`respace_for_steps`).
 
-Arrays stay float64 numpy, as in the official code; a coefficient is indexed in float64 and
-only then cast to float32 (`coef`), which is what makes the golden numbers reproducible.
+Arrays stay float64 numpy, as in the official code; a coefficient is taken in float64 and
+only then cast to float32, which is what makes the golden numbers reproducible.
+`Schedule.on(device)` holds those float32 values as tensors on the sampling device, made
+once, so a sampling step indexes them there instead of copying a scalar from the host (on a
+GPU every such copy waits for the queued work: one stall per coefficient per step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -84,6 +87,7 @@ class Schedule:
     alphas_cumprod: np.ndarray
     alphas_cumprod_prev: np.ndarray
     alphas_cumprod_next: np.ndarray
+    _on: dict[str, Coefficients] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def create(cls, respace: str = "15,15,8,6,6", steps: int = 1000,
@@ -109,6 +113,13 @@ class Schedule:
 
     def __len__(self) -> int:
         return len(self.timesteps)
+
+    def on(self, device: torch.device | str) -> Coefficients:
+        """The sampler's coefficients as float32 tensors on `device` (made once per device)."""
+        key = str(torch.device(device))
+        if key not in self._on:
+            self._on[key] = Coefficients.of(self, device)
+        return self._on[key]
 
     # Derived float64 arrays, named as in the official code.
     @property
@@ -141,6 +152,25 @@ class Schedule:
                 / (1.0 - self.alphas_cumprod))
 
 
-def coef(arr: np.ndarray, k: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """arr[k] indexed in float64, then cast to a float32 scalar tensor."""
-    return torch.tensor(arr[k], dtype=torch.float64).to(device=device, dtype=torch.float32)
+def _table(arr: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """Every arr[k] cast float64 -> float32 on the CPU (element by element, the value
+    `torch.tensor(arr[k], dtype=float64).float()` has), then moved in one copy."""
+    return torch.from_numpy(np.asarray(arr, np.float64)).to(torch.float32).to(device)
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """A schedule's coefficient arrays as float32 tensors on one device; entry k is arr[k]
+    cast to float32, a 0-dim tensor on the device, without a host copy per step."""
+
+    sqrt_recip_alphas_cumprod: torch.Tensor
+    sqrt_recipm1_alphas_cumprod: torch.Tensor
+    alphas_cumprod_prev: torch.Tensor
+    alphas_cumprod_next: torch.Tensor
+    sqrt_alphas_cumprod: torch.Tensor
+    sqrt_one_minus_alphas_cumprod: torch.Tensor
+
+    @classmethod
+    def of(cls, s: Schedule, device: torch.device | str) -> Coefficients:
+        return cls(**{name: _table(getattr(s, name), device)
+                      for name in cls.__dataclass_fields__})

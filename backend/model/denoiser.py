@@ -17,6 +17,7 @@ and torch, within the float32 noise floor of the golden tensors on any CPU
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,10 +37,18 @@ from .vae_layers import sine_table
 def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: int = 10000) -> torch.Tensor:
     """Sinusoidal embedding of the original-scale timesteps, cos half first (spec §3.4)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period)
-                      * torch.arange(start=0, end=half, dtype=torch.float32) / half)
-    args = timesteps[:, None].float() * freqs[None].to(timesteps.device)
+    args = timesteps[:, None].float() * _frequencies(half, max_period, timesteps.device)[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+@functools.lru_cache(maxsize=16)
+def _frequencies(half: int, max_period: int, device: torch.device) -> torch.Tensor:
+    """The embedding's frequencies, computed on the CPU and copied to `device` once (as an
+    ordinary tensor even when first asked for under inference_mode)."""
+    with torch.inference_mode(False):
+        freqs = torch.exp(-math.log(max_period)
+                          * torch.arange(start=0, end=half, dtype=torch.float32) / half)
+        return freqs.to(device)
 
 
 def query_mask(batch: int, tokens: int, device: torch.device | None = None) -> torch.Tensor:
@@ -91,8 +100,11 @@ class StyleTable:
         device = next(model.parameters()).device
         check(should_stop, "preparing the sampler")
         self.index = {int(t): i for i, t in enumerate(timesteps)}
-        self.emb = model.embed_time(torch.tensor([int(t) for t in timesteps], dtype=torch.long,
-                                                 device=device))
+        ts = torch.tensor([int(t) for t in timesteps], dtype=torch.long)
+        order = torch.argsort(ts)
+        # timestep -> row found on the device (searchsorted), so a step reads nothing back
+        self._sorted, self._order = ts[order].to(device), order.to(device)
+        self.emb = model.embed_time(ts.to(device))
         self.styles = [[blk.style(self.emb) for blk in layer.stylization_blocks()]
                        for layer in model.temporal_decoder_blocks]
         self.fast = model.fast_layers()
@@ -100,8 +112,15 @@ class StyleTable:
                           zip(self.fast, self.styles, strict=True)]
 
     def rows(self, timesteps: torch.Tensor) -> torch.Tensor:
-        return torch.tensor([self.index[int(t)] for t in timesteps.tolist()],
-                            device=self.emb.device)
+        """Table rows of the (B,) timesteps, computed where they live. Every timestep must be
+        one the table was made for; that is checked on the CPU only (a check on a GPU would
+        wait for it, and the sampler only asks for its own schedule's timesteps)."""
+        timesteps = timesteps.to(torch.long)
+        pos = torch.searchsorted(self._sorted, timesteps).clamp_(max=len(self._sorted) - 1)
+        if timesteps.device.type == "cpu" and not torch.equal(self._sorted[pos], timesteps):
+            missing = sorted(set(timesteps.tolist()) - set(self.index))
+            raise KeyError(f"timesteps {missing} are not in this style table")
+        return self._order[pos]
 
     def lookup(self, timesteps: torch.Tensor) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
         """Rows for a (B,) timestep tensor, doubled for both guidance branches."""

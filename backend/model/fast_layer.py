@@ -11,8 +11,10 @@ official golden tensors). What changes, and why it is allowed:
 - LayerNorm gains fold into the matrix that follows (queries, keys, values) or into the
   per-timestep scale/shift rows of a StylizationBlock.
 - Matrices are prepacked for oneDNN on CPU (the FFN's GELU runs inside its matmul): at the
-  denoiser's 43-86 rows that is ~25% faster than a plain BLAS call.
-Products of weights are taken in float64 and stored in float32.
+  denoiser's 43-86 rows that is ~25% faster than a plain BLAS call. On any other device (CUDA,
+  MPS) the same folded matrices run as plain `F.linear` (+ GELU).
+Products of weights are taken in float64 on the CPU (MPS has no float64) and stored in float32
+on the weights' device.
 """
 
 from __future__ import annotations
@@ -77,13 +79,18 @@ class Matmul:
         return F.gelu(y) if self.gelu else y
 
 
+def _f64(t: torch.Tensor) -> torch.Tensor:
+    """A float64 copy on the CPU, where folding happens on every device."""
+    return t.detach().to(device="cpu", dtype=torch.float64)
+
+
 def _fold_norm(norm: torch.nn.LayerNorm,
                linears: list[torch.nn.Linear]) -> tuple[torch.Tensor, torch.Tensor]:
     """Stacked weights/biases of `linears` applied to `norm`'s output, the gain and bias
-    folded in: W (g * xhat + beta) + b = (W g) xhat + (W beta + b). Float64."""
-    g, beta = norm.weight.double(), norm.bias.double()
-    w = torch.cat([lin.weight.double() * g[None, :] for lin in linears])
-    b = torch.cat([lin.weight.double() @ beta + lin.bias.double() for lin in linears])
+    folded in: W (g * xhat + beta) + b = (W g) xhat + (W beta + b). Float64, on the CPU."""
+    g, beta = _f64(norm.weight), _f64(norm.bias)
+    w = torch.cat([_f64(lin.weight) * g[None, :] for lin in linears])
+    b = torch.cat([_f64(lin.weight) @ beta + _f64(lin.bias) for lin in linears])
     return w, b
 
 
@@ -112,8 +119,12 @@ class FastLayer:
     """One `DenoiserLayer`, folded and prepacked (see the module docstring)."""
 
     def __init__(self, layer: DenoiserLayer) -> None:
-        dtype = layer.ca_mix.weight.dtype
+        dtype, device = layer.ca_mix.weight.dtype, layer.ca_mix.weight.device
         d = layer.ca_mix.weight.shape[0]
+
+        def back(t: torch.Tensor) -> torch.Tensor:  # a folded CPU float64 result, stored
+            return t.to(device=device, dtype=dtype)
+
         sa, ffn = layer.sa_block, layer.ffn
         blocks = [layer.ca_blocks[n] for n in CONDITIONS]
         self.heads = sa.num_heads
@@ -122,22 +133,22 @@ class FastLayer:
             raise ValueError("the fast layer assumes one LayerNorm epsilon per layer")
         self.eps = norms[0].eps
         w, b = _fold_norm(sa.norm, [sa.query, sa.key, sa.value])
-        self.sa_qkv = Matmul(w.to(dtype), b.to(dtype))
+        self.sa_qkv = Matmul(back(w), back(b))
         self.sa_out = Matmul(sa.proj_out.out_layers[-1].weight, sa.proj_out.out_layers[-1].bias)
-        mix = layer.ca_mix.weight.double()
+        mix = _f64(layer.ca_mix.weight)
         m = [mix[:, i * d:(i + 1) * d] for i in range(len(blocks))]
         wq, bq, wout = [], [], []
-        bout = layer.ca_mix.bias.double().clone()
+        bout = _f64(layer.ca_mix.bias).clone()
         for mi, blk in zip(m, blocks, strict=True):
             w, b = _fold_norm(blk.norm, [blk.query])
             wq.append(w)
             bq.append(b)
             lin = blk.proj_out.out_layers[-1]
-            wout.append(mi @ lin.weight.double())
-            bout += mi @ lin.bias.double()
-        self.ca_msum = Matmul(sum(m).to(dtype), None)
-        self.ca_q = Matmul(torch.cat(wq).to(dtype), torch.cat(bq).to(dtype), rows=43)
-        self.ca_out = Matmul(torch.cat(wout, 1).to(dtype), bout.to(dtype), rows=43)
+            wout.append(mi @ _f64(lin.weight))
+            bout += mi @ _f64(lin.bias)
+        self.ca_msum = Matmul(back(sum(m)), None)
+        self.ca_q = Matmul(back(torch.cat(wq)), back(torch.cat(bq)), rows=43)
+        self.ca_out = Matmul(back(torch.cat(wout, 1)), back(bout), rows=43)
         self.ffn1 = Matmul(ffn.linear1.weight, ffn.linear1.bias, gelu=True)
         self.ffn2 = Matmul(ffn.linear2.weight, ffn.linear2.bias)
         self.ffn_out = Matmul(ffn.proj_out.out_layers[-1].weight,

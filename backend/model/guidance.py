@@ -69,21 +69,31 @@ class GuidedDenoiser:
         self.win = win
         self.styles = styles
         self.scale = joint_scale_mask(model.tokens, guidance.per_joint_scale)
+        self._scale_on: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         self.calls = 0
 
     def raw(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         return self.model(x, timesteps, self.win, self.styles)
 
-    def at_timesteps(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        """Mixed x0 for original-scale timesteps (B,); the batch uses timesteps[0]'s mix."""
+    def scale_like(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-token scale on x's device and dtype, copied there once."""
+        key = (x.device, x.dtype)
+        if key not in self._scale_on:
+            self._scale_on[key] = self.scale.to(device=x.device, dtype=x.dtype)
+        return self._scale_on[key]
+
+    def at_timesteps(self, x: torch.Tensor, timesteps: torch.Tensor,
+                     t: int | None = None) -> torch.Tensor:
+        """Mixed x0 for original-scale timesteps (B,); the batch uses the mix of `t`, which
+        is timesteps[0] (read back from the device when not given)."""
         self.calls += 1
-        return mix_branches(self.raw(x, timesteps), int(timesteps[0]), self.guidance,
-                            self.scale)
+        t = int(timesteps[0]) if t is None else t
+        return mix_branches(self.raw(x, timesteps), t, self.guidance, self.scale_like(x))
 
     def __call__(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        t = int(self.schedule.timesteps[k])
+        t = int(self.schedule.timesteps[k])  # from the host's schedule: no device read-back
         ts = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        return self.at_timesteps(x, ts)
+        return self.at_timesteps(x, ts, t)
 
 
 Denoise = Callable[[torch.Tensor, int], torch.Tensor]

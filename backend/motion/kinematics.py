@@ -128,7 +128,8 @@ def check_smplx_model_file(path: Path) -> None:
         pickled = _pickled_members(path)
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(
-            f"SMPL-X model file {path} is not a readable .npz archive ({str(exc).rstrip('.')})."
+            f"SMPL-X model file {path} is not a readable .npz archive "
+            f"({str(exc).split('. ')[0].rstrip('.')})."  # numpy 2 explains in sentences
         ) from None
     if pickled:
         raise ValueError(

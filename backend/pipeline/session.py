@@ -13,13 +13,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from rag_gesture_shared.protocol.retrieval import DEFAULT_GUIDANCE_SCHEDULE, Cue
 from rag_gesture_shared.protocol.speech import SpeechInput
 from rag_gesture_shared.speakers import resolve_speaker
 
-from ..device import pick_device
+from ..device import describe_device_error, is_device_failure, pick_device, release_cuda
 from ..diffusion.guidance_schedules import guidance_iters
-from ..model.loading import load_official
+from ..model.loading import LoadedModel, load_official
 from ..motion.motion import Motion
 from ..progress import ProgressFn, StopFn
 from ..retrieval.database import DB_FILE, GestureDatabase
@@ -114,13 +116,14 @@ def speech_key(source: SpeechInput) -> str:
 class Session:
     config: SessionConfig = field(default_factory=SessionConfig)
     device_note: str = ""
+    device_fallback: bool = False  # a GPU was asked for or visible, but the CPU runs
     _engine: Engine | None = None
     _frontend: SpeechFrontEnd | None = None
     _speech: OrderedDict[str, SpeechFeatures] = field(default_factory=OrderedDict)
     _clips: dict[str, ClipFactory] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.device, self.device_note = pick_device(self.config.device)
+        self.device, self.device_note, self.device_fallback = pick_device(self.config.device)
 
     @property
     def engine(self) -> Engine:
@@ -131,11 +134,26 @@ class Session:
                 if found is None:
                     raise WeightsMissingError(missing_weights_message(self.config.weights))
                 ckpt, root = found.checkpoint, found.root
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                loaded = load_official(ckpt, root=root, device=self.device)
+            try:
+                loaded = self._load(ckpt, root)
+            except Exception as exc:
+                if self.device == "cpu" or not is_device_failure(exc):
+                    raise
+                # The GPU worked for the probe but not for the model (out of memory, a kernel
+                # missing for this card): the CPU runs instead, and the note says why.
+                gpu, self.device = self.device, "cpu"
+                self.device_fallback = True
+                self.device_note = (f"CPU: the {gpu.upper()} GPU could not load the model "
+                                    f"({describe_device_error(exc)})")
+                release_cuda(torch)
+                loaded = self._load(ckpt, root)
             self._engine = Engine(loaded, self.device)
         return self._engine
+
+    def _load(self, ckpt: str | Path, root: Path | None) -> LoadedModel:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_official(ckpt, root=root, device=self.device)
 
     @property
     def frontend(self) -> SpeechFrontEnd:
@@ -203,6 +221,7 @@ class Session:
         if insertions:
             result.info["guidance_schedule"] = (retrieval or RetrievalOptions()).guidance_schedule
         result.info["device_note"] = self.device_note
+        result.info["device_fallback"] = self.device_fallback
         return result
 
     def regenerate(self, source: SpeechInput, motion: Motion, start: int, end: int,

@@ -203,7 +203,7 @@ class _Worker:
 
             self.emit(E.hello(__version__, torch.__version__, self.session.device,
                               self.session.device_note, os.getpid(), self.weights_path(),
-                              str(self.root)))
+                              str(self.root), self.session.device_fallback))
             threading.Thread(target=self.read_loop, name="rag-gesture-stdin",
                              daemon=True).start()
             while True:
@@ -276,7 +276,9 @@ class _Worker:
                 files.append(str(path.resolve()))
             first = res.motions[0]
             info = {**res.info, "fps": first.fps, "frames": first.num_frames,
-                    "device_note": self.session.device_note,
+                    "device": self.session.device,  # may differ from the hello's after a
+                    "device_note": self.session.device_note,  # fallback at model loading
+                    "device_fallback": self.session.device_fallback,
                     "seconds": round(time.perf_counter() - t0, 3)}
             progress("saving", 1.0)
             with self.cond:  # cancel wins until the result line is out

@@ -1,4 +1,4 @@
-"""The only module that knows Blender versions (4.2 LTS .. 5.0).
+"""The only module that knows Blender versions (4.2 LTS .. 5.3).
 
 Everything version-specific the add-on needs goes through here, so the rest of the code reads
 the same on every supported Blender:
@@ -12,6 +12,10 @@ the same on every supported Blender:
   ``bpy_extras.anim_utils.action_ensure_channelbag_for_slot`` and ``fcurves.new(group_name=)``.
   Blender 4.4+ picks a slot on assignment only by heuristics, so the slot is always set
   explicitly here.
+* **Strip timing** (renamed after 5.0; 5.3 warns on the old names "expected to be removed
+  in Blender 6.0"): ``frame_start`` -> ``content_start``, ``frame_final_start``/``_end`` ->
+  ``left_handle``/``right_handle``, ``frame_offset_start`` -> ``left_handle_offset``.
+  ``sound_offset`` (the sound shifted inside its strip) exists from 4.5 on.
 * **Audio**: the PyPI ``bpy`` 4.2 wheel is built without Audaspace; `has_audio` says so.
 
 Callers deal in plain "containers": whatever object has ``.fcurves.new()`` for one animated
@@ -32,6 +36,10 @@ STRIPS_API: bool = VERSION >= (4, 4, 0)  # SequenceEditor.strips (Sequence* -> S
 # The SequenceEditor collection of every strip, by name (for UILayout.prop_search).
 STRIPS_ALL_PROP: str = "strips_all" if STRIPS_API else "sequences_all"
 EFFECT_LENGTH_ARG: bool = VERSION >= (5, 0, 0)  # new_effect(..., length=) instead of frame_end
+# Strip.content_start / left_handle / right_handle / left_handle_offset (not in 5.0, in 5.3).
+# Read from the RNA rather than a version number: the old names still work there, only warn.
+_STRIP_TYPE = getattr(bpy.types, "Strip", None) or getattr(bpy.types, "Sequence", None)
+HANDLE_NAMES: bool = _STRIP_TYPE is not None and "left_handle" in _STRIP_TYPE.bl_rna.properties
 
 
 # ------------------------------------------------------------------------------ sequencer
@@ -57,6 +65,35 @@ def strips_all(scene: Any) -> Any:
     if se is None:
         return ()
     return getattr(se, STRIPS_ALL_PROP)
+
+
+def content_start(strip: Any) -> float:
+    """Timeline frame where the strip's content (the sound's first sample) begins, before any
+    trimming by the handles."""
+    return float(strip.content_start if HANDLE_NAMES else strip.frame_start)
+
+
+def strip_left(strip: Any) -> int:
+    """First frame the strip shows (its left handle)."""
+    return strip.left_handle if HANDLE_NAMES else strip.frame_final_start
+
+
+def strip_right(strip: Any) -> int:
+    """First frame after the strip (its right handle; exclusive)."""
+    return strip.right_handle if HANDLE_NAMES else strip.frame_final_end
+
+
+def set_left_handle_offset(strip: Any, frames: int) -> None:
+    """Trim `frames` off the strip's start (the content stays where it is)."""
+    if HANDLE_NAMES:
+        strip.left_handle_offset = frames
+    else:
+        strip.frame_offset_start = frames
+
+
+def sound_offset(strip: Any) -> float:
+    """Seconds the sound is shifted inside its strip (4.5+), else 0."""
+    return float(getattr(strip, "sound_offset", 0.0) or 0.0)
 
 
 def new_text_strip(

@@ -82,7 +82,8 @@ def retrieval_request(scene: bpy.types.Scene, settings: Any,
         raise TimelineError("Retrieval needs a gesture database: set Gesture Database to a "
                             "folder made by `rag-gesture build-db`")
     return RetrievalRequest(method="directed" if method == "none" else method,
-                            database=bpy.path.abspath(settings.gesture_db), cues=list(cues))
+                            database=timeline.user_path(settings.gesture_db),
+                            cues=list(cues))
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ Time model: the worker thinks in seconds of the audio file ("audio time"; 0 = it
 sample) and returns motion whose frame 0 sits at audio time 0. On the timeline, audio time t
 plays at frame ``frame_zero + t * fps`` where, for a sound strip,
 
-    frame_zero = strip.frame_start - sound_offset * fps
+    frame_zero = content start - sound_offset * fps
 
-(``frame_start`` is where the sound's first sample would sit, before trimming;
-``sound_offset``, Blender 4.5+, shifts the sound inside its strip; trimming with
-``frame_offset_start``/``frame_offset_end`` only hides part of it and changes nothing here).
+(the content start, ``frame_start`` before 5.1, is where the sound's first sample would sit
+before trimming; ``sound_offset``, Blender 4.5+, shifts the sound inside its strip; trimming
+with the handles only hides part of it and changes nothing here; `compat` reads each of
+these under its version's name).
 ``fps`` is ``render.fps / render.fps_base``. A speed change of the strip is not supported.
 
 Every problem raises `TimelineError` with one sentence for the user.
@@ -25,6 +26,7 @@ from typing import Any
 
 import bpy
 
+from ..core.paths import resolve_path
 from ..shared.atomic_file import atomic_write
 from ..shared.protocol.retrieval import CUE_KINDS, Cue
 from . import compat
@@ -109,7 +111,7 @@ def sound_file(strip: Any, folder: str | None = None) -> tuple[str, bool]:
         with atomic_write(path) as fh:  # a full disk leaves no truncated copy to read
             fh.write(packed.data)
         return path, True
-    path = os.path.normpath(bpy.path.abspath(sound.filepath, library=sound.library))
+    path = user_path(bpy.path.abspath(sound.filepath, library=sound.library))
     if not sound.filepath or not os.path.isfile(path):
         raise TimelineError(f"The sound file of strip '{strip.name}' is missing "
                             f"({path or 'no file path'}); relink it or pack it into the "
@@ -120,17 +122,21 @@ def sound_file(strip: Any, folder: str | None = None) -> tuple[str, bool]:
 def audio_from_strip(scene: bpy.types.Scene, strip: Any, folder: str | None = None) -> AudioInfo:
     fps = scene_fps(scene)
     path, temporary = sound_file(strip, folder)
-    offset = float(getattr(strip, "sound_offset", 0.0) or 0.0)  # Blender 4.5+
-    frame_zero = float(strip.frame_start) - offset * fps
+    frame_zero = compat.content_start(strip) - compat.sound_offset(strip) * fps
     info = AudioInfo(path=path, name=strip.name, frame_zero=frame_zero, fps=fps,
                      t_start=0.0, t_end=0.0, strip_name=strip.name, temporary=temporary)
-    info.t_start = max(0.0, info.time_of(strip.frame_final_start))
-    info.t_end = max(info.t_start, info.time_of(strip.frame_final_end))
+    info.t_start = max(0.0, info.time_of(compat.strip_left(strip)))
+    info.t_end = max(info.t_start, info.time_of(compat.strip_right(strip)))
     return info
 
 
+def user_path(path: str) -> str:
+    """A path from the scene as the worker gets it: absolute and plain (core.paths)."""
+    return resolve_path(path, os.path.dirname(bpy.data.filepath))
+
+
 def audio_from_file(scene: bpy.types.Scene, path: str, start_frame: float) -> AudioInfo:
-    full = os.path.normpath(bpy.path.abspath(path)) if path else ""
+    full = user_path(path)
     if not full or not os.path.isfile(full):
         raise TimelineError(f"The audio file {full or '(none chosen)'} does not exist; choose "
                             "it in the Gesture panel.")
@@ -156,10 +162,10 @@ def strip_phrases(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> lis
     found = [s for s in compat.strips_all(scene)
              if s.type == "TEXT" and s.channel == channel and not s.mute]
     phrases = []
-    for s in sorted(found, key=lambda s: (s.frame_final_start, s.frame_final_end)):
+    for s in sorted(found, key=lambda s: (compat.strip_left(s), compat.strip_right(s))):
         text = split_annotations(str(s.text))[0]
-        start = audio.time_of(s.frame_final_start)
-        end = audio.time_of(s.frame_final_end)
+        start = audio.time_of(compat.strip_left(s))
+        end = audio.time_of(compat.strip_right(s))
         if not text or end <= 0.0:
             continue
         phrases.append({"text": text, "start": round(max(0.0, start), 4),
@@ -181,7 +187,7 @@ def text_block_words(text: Any) -> str:
 
 
 def transcript_path(path: str) -> str:
-    full = os.path.normpath(bpy.path.abspath(path)) if path else ""
+    full = user_path(path)
     if not full or not os.path.isfile(full):
         raise TimelineError(f"The transcript file {full or '(none chosen)'} does not exist.")
     return full
@@ -301,7 +307,7 @@ def strip_cues(scene: bpy.types.Scene, channel: int, audio: AudioInfo) -> list[C
             continue
         clean, cues = split_annotations(str(s.text))
         n = max(len(clean.split()), 1)
-        start, end = audio.time_of(s.frame_final_start), audio.time_of(s.frame_final_end)
+        start, end = audio.time_of(compat.strip_left(s)), audio.time_of(compat.strip_right(s))
         for cue in cues:
             t = start + (end - start) * cue.pop("index") / n
             if audio.t_start <= t < audio.t_end and t >= 0.0:

@@ -22,7 +22,7 @@ from ..shared.protocol.generate import GenerateRequest
 from ..shared.protocol.regenerate import RegenerateRequest
 from ..shared.skeleton import LOCKABLE_PARTS
 from ..worker import client, jobs, setup
-from .modal import ModalJobOperator
+from .modal import ModalJobOperator, show_status
 from .prefs import FINDINGS, SETUP_LOG, get_prefs, start_worker
 
 
@@ -207,7 +207,7 @@ class RAG_GESTURE_OT_create_armature(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         prefs = get_prefs(context)
-        model = bpy.path.abspath(prefs.smplx_model) if prefs and prefs.smplx_model else None
+        model = timeline.user_path(prefs.smplx_model) if prefs and prefs.smplx_model else None
         try:
             obj = rig.create_smplx_armature(context, name="SMPLX", model_path=model)
         except (ValueError, OSError) as exc:
@@ -310,6 +310,19 @@ class _CommandOperator(ModalJobOperator):
         SETUP_LOG[:] = self._job.lines[-40:]
         super().on_tick(context, state)
 
+    @staticmethod
+    def backend_process(context: bpy.types.Context) -> dict:
+        """env and cwd for a command of the installed backend (doctor, download), as the
+        worker gets them; one sentence when there is no backend interpreter yet."""
+        prefs = get_prefs(context)
+        if not prefs.resolved_python():
+            raise ValueError("no backend Python interpreter is set; press Set up backend "
+                             "first")
+        config = prefs.worker_config()
+        return {"env": client.child_environment(backend_root=config.backend_root,
+                                                threads=config.threads),
+                "cwd": config.backend_root}
+
 
 class RAG_GESTURE_OT_setup_backend(_CommandOperator, bpy.types.Operator):
     """Create a Python environment and install PyTorch and the RAG-Gesture backend into it
@@ -333,12 +346,66 @@ class RAG_GESTURE_OT_setup_backend(_CommandOperator, bpy.types.Operator):
         job = self._job
         if job.state.status == jobs.DONE:
             FINDINGS[:] = [f"The backend is installed: {get_prefs(context).resolved_python()}",
-                           "Next: download the weights, then press Check setup."]
+                           "Next: press Download Weights (it ends with Check setup)."]
             client.stop_worker()  # the next Generate starts the new interpreter
             return "INFO", "The backend is installed."
         if job.state.message:
             FINDINGS[:] = [job.state.message]
         return super().outcome(context)
+
+
+class DownloadWeightsLogic(_CommandOperator):
+    """Download Weights' job and its verdict (a plain class: tests drive it modally)."""
+
+    job_label = "Download weights"
+
+    def make_job(self, context: bpy.types.Context) -> jobs.DownloadJob:
+        prefs = get_prefs(context)
+        if not bpy.app.online_access:  # also checked here: scripts can call execute()
+            raise ValueError("Blender's online access is off (Preferences > System > "
+                             "Network), so nothing can be downloaded; turn it on, or copy "
+                             "the weights by hand and set the Weights Folder")
+        return jobs.DownloadJob(prefs.download_command(), prefs.doctor_command(),
+                                timeout=6 * 3600.0, **self.backend_process(context))
+
+    def on_tick(self, context: bpy.types.Context, state: jobs.JobState) -> None:
+        show_status(context, state, self.job_label)  # the log stays empty: progress shows
+
+    def outcome(self, context: bpy.types.Context) -> tuple[str, str]:
+        job = self._job
+        if job.state.status == jobs.CANCELLED:
+            FINDINGS[:] = ["Download cancelled; what arrived is kept, and Download Weights "
+                           "goes on from there."]
+            return "INFO", FINDINGS[0]
+        if not job.downloaded:
+            FINDINGS[:] = [job.state.message or "The download failed."]
+            SETUP_LOG[:] = job.lines[-12:]
+            return "ERROR", FINDINGS[0]
+        FINDINGS[:] = ["Downloaded: the weights and the speech models are in place.",
+                       *setup.doctor_findings(job.doctor_lines, job.returncode)]
+        SETUP_LOG.clear()
+        if job.returncode == 0:
+            return "INFO", "The weights are downloaded and the backend is ready."
+        problems = [f for f in FINDINGS[1:] if not f.startswith(("Device:", "Weights:"))]
+        return "WARNING", problems[0] if problems else "The check found problems; see the " \
+            "add-on preferences."
+
+
+class RAG_GESTURE_OT_download_weights(DownloadWeightsLogic, bpy.types.Operator):
+    """Download the RAG-Gesture weights and the two speech models (a few GB) with the
+    backend, then check the setup; Cancel keeps what arrived and the next press goes on
+    from there"""
+
+    bl_idname = "rag_gesture.download_weights"
+    bl_label = "Download Weights"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not bpy.app.online_access:
+            cls.poll_message_set("Blender's online access is off (Preferences > System > "
+                                 "Network)")
+            return False
+        return super().poll(context)
 
 
 class RAG_GESTURE_OT_check_setup(_CommandOperator, bpy.types.Operator):
@@ -350,15 +417,8 @@ class RAG_GESTURE_OT_check_setup(_CommandOperator, bpy.types.Operator):
     job_label = "Check setup"
 
     def make_job(self, context: bpy.types.Context) -> jobs.CommandJob:
-        prefs = get_prefs(context)
-        if not prefs.resolved_python():
-            raise ValueError("no backend Python interpreter is set; press Set up backend "
-                             "first")
-        config = prefs.worker_config()
-        env = client.child_environment(backend_root=config.backend_root,
-                                       threads=config.threads)
-        return jobs.CommandJob([prefs.doctor_command()], env=env, cwd=config.backend_root,
-                               timeout=600.0)
+        return jobs.CommandJob([get_prefs(context).doctor_command()], timeout=600.0,
+                               **self.backend_process(context))
 
     def outcome(self, context: bpy.types.Context) -> tuple[str, str]:
         job = self._job
@@ -391,5 +451,6 @@ CLASSES: tuple[Callable, ...] = (
     RAG_GESTURE_OT_worker_stop,
     RAG_GESTURE_OT_worker_restart,
     RAG_GESTURE_OT_setup_backend,
+    RAG_GESTURE_OT_download_weights,
     RAG_GESTURE_OT_check_setup,
 )

@@ -11,7 +11,7 @@ from ..scene import compat, keys, requests, rig_profiles, timeline
 from ..shared.skeleton import JOINT_NAMES
 from ..worker import client, jobs
 from .bone_table_ops import active_armature
-from .labels import LEVEL_ICONS, wrapped_label
+from .labels import LEVEL_ICONS, SIDEBAR_WIDTH, wrapped_label
 
 CATEGORY = "Gesture"
 
@@ -61,6 +61,14 @@ class RAG_GESTURE_PT_main(_GesturePanel, bpy.types.Panel):
         row.operator("rag_gesture.generate", icon="PLAY")
         _job_box(layout, context)
         wrapped_label(layout, "Worker: " + client.worker_status(), "CONSOLE")
+        device_warning(layout)
+
+
+def device_warning(layout: bpy.types.UILayout, width: int = SIDEBAR_WIDTH) -> None:
+    """The backend's sentence when it runs on the CPU instead of the GPU asked for."""
+    note = client.device_warning()
+    if note:
+        wrapped_label(layout, note, LEVEL_ICONS["WARNING"], width)
 
 
 class RAG_GESTURE_UL_bones(bpy.types.UIList):
@@ -165,8 +173,8 @@ class RAG_GESTURE_PT_dialogue(_GesturePanel, bpy.types.Panel):
             except timeline.TimelineError as exc:
                 wrapped_label(layout, str(exc), LEVEL_ICONS["ERROR"], alert=True)
             else:
-                layout.label(text=f"{strip.name}: frames {strip.frame_final_start}-"
-                             f"{strip.frame_final_end}", icon="SOUND")
+                layout.label(text=f"{strip.name}: frames {compat.strip_left(strip)}-"
+                             f"{compat.strip_right(strip)}", icon="SOUND")
 
         layout.separator()
         layout.prop(settings, "transcript_source")

@@ -8,6 +8,7 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
+from ..core import paths
 from ..shared.requirements import TORCH_REQUIREMENT
 from ..worker import client, jobs, setup
 from .labels import wrapped_label
@@ -40,7 +41,14 @@ def start_worker(context: bpy.types.Context) -> client.WorkerClient:
 
 
 def _abspath(path: str) -> str:
-    return os.path.normpath(bpy.path.abspath(path)) if path else ""
+    """A path typed in the preferences, absolute (`worker.paths.resolve_path`: ``//``, ``~``,
+    relative paths, either slash), as the worker and pip get it."""
+    return paths.resolve_path(path, os.path.dirname(bpy.data.filepath))
+
+
+def _model(name: str) -> str:
+    """A speech model preference: a Hub id as it is, a folder as an absolute path."""
+    return paths.model_argument(name, os.path.dirname(bpy.data.filepath))
 
 
 def bundled_backend_source() -> str | None:
@@ -71,9 +79,12 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         "installed (empty: the one made by Set up backend)")
     device: EnumProperty(
         name="Device", default="AUTO",
-        items=[("AUTO", "Automatic", "An NVIDIA GPU when PyTorch sees one, else the CPU"),
-               ("CUDA", "CUDA GPU", "An NVIDIA GPU (falls back to the CPU, and says so, "
-                "when there is none)"),
+        items=[("AUTO", "Automatic", "An NVIDIA GPU (CUDA) when PyTorch can use one, else an "
+                "Apple GPU (MPS), else the CPU"),
+               ("CUDA", "CUDA GPU", "An NVIDIA GPU (falls back to the CPU, and says why, "
+                "when there is none or it cannot be used)"),
+               ("MPS", "Apple GPU (MPS)", "The GPU of an Apple Silicon Mac (falls back to the "
+                "CPU, and says why, when it cannot be used)"),
                ("CPU", "CPU", "The processor; slower but always there")])
     weights_dir: StringProperty(
         name="Weights Folder", subtype="DIR_PATH",
@@ -89,7 +100,8 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
     allow_download: BoolProperty(
         name="Allow Speech Model Download", default=False,
         description="Let the backend fetch missing speech models from the Hugging Face hub "
-        "(only when Blender's online access is allowed)")
+        "when a generation needs them (only when Blender's online access is allowed; "
+        "Download Weights fetches them up front)")
 
     # Set up backend
     venv_dir: StringProperty(
@@ -97,9 +109,9 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         description="Where Set up backend creates the backend's Python environment (empty: "
         "in the extension's user folder)")
     base_python: StringProperty(
-        name="Base Python 3.11", subtype="FILE_PATH",
-        description="Python 3.11 used to create the environment (empty: python3.11 on the "
-        "PATH, else Blender's own Python)")
+        name="Base Python", subtype="FILE_PATH",
+        description="Python 3.11, 3.12 or 3.13 used to create the environment (empty: "
+        "Blender's own Python, else one found on the PATH)")
     torch_spec: StringProperty(name="PyTorch", default=TORCH_REQUIREMENT,
                                description="The PyTorch requirement pip installs")
     torch_index: StringProperty(
@@ -145,10 +157,9 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         elif self.weights_dir:
             args += ["--weights", _abspath(self.weights_dir)]
         if self.bert:
-            args += ["--bert", _abspath(self.bert) if os.path.sep in self.bert else self.bert]
+            args += ["--bert", _model(self.bert)]
         if self.wav2vec:
-            args += ["--wav2vec",
-                     _abspath(self.wav2vec) if os.path.sep in self.wav2vec else self.wav2vec]
+            args += ["--wav2vec", _model(self.wav2vec)]
         if self.smplx_model:
             args += ["--smplx-model", _abspath(self.smplx_model)]
         if self.allow_download and bpy.app.online_access:
@@ -166,6 +177,10 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
     def doctor_command(self) -> list[str]:
         return setup.doctor_command(self.resolved_python() or "python",
                                    self.worker_config().args)
+
+    def download_command(self) -> list[str]:
+        return setup.download_command(self.resolved_python() or "python",
+                                      _abspath(self.weights_dir))
 
     # ------------------------------------------------------------------ drawing
 
@@ -198,12 +213,13 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
         if FINDINGS or SETUP_LOG:
             out = box.box().column(align=True)
             for line in FINDINGS:
-                out.label(text=line)
+                out.label(text=line, icon=finding_icon(line))
             for line in SETUP_LOG[-12:]:
                 out.label(text=line)
 
         box = layout.box()
         box.label(text="Model", icon="ARMATURE_DATA")
+        self.draw_download(box, context)
         box.prop(self, "device")
         box.prop(self, "weights_dir")
         box.prop(self, "smplx_model")
@@ -214,6 +230,9 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
 
         box = layout.box()
         wrapped_label(box, "Worker: " + client.worker_status(), "CONSOLE", width=90)
+        from .panels import device_warning  # (panels imports this module)
+
+        device_warning(box, width=90)
         row = box.row(align=True)
         row.operator("rag_gesture.worker_start", text="Start")
         row.operator("rag_gesture.worker_stop", text="Stop")
@@ -228,6 +247,33 @@ class RAGGesturePreferences(bpy.types.AddonPreferences):
             col.prop(self, "checkpoint")
             col.prop(self, "bert")
             col.prop(self, "wav2vec")
+
+
+    def draw_download(self, layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+        """Download Weights: the button, or the running download's bar and Cancel."""
+        job = jobs.active_job(jobs.SETUP)
+        status = context.window_manager.rag_gesture
+        if isinstance(job, jobs.DownloadJob):
+            row = layout.row(align=True)
+            row.progress(factor=status.fraction, type="BAR",
+                         text=f"{status.stage[:1].upper()}{status.stage[1:]}")
+            row.operator("rag_gesture.cancel", text="", icon="CANCEL")
+            return
+        row = layout.row(align=True)
+        row.enabled = bool(bpy.app.online_access) and job is None
+        row.operator("rag_gesture.download_weights", icon="IMPORT")
+        if not bpy.app.online_access:
+            layout.label(text="Downloads need Blender's online access (Preferences > System "
+                         "> Network)", icon="INFO")
+
+
+def finding_icon(line: str) -> str:
+    """Check setup's verdict line gets the check mark; device and weights lines are
+    information; the rest are problems."""
+    if line.startswith(setup.READY):
+        return "CHECKMARK"
+    return "INFO" if line.startswith(("Device:", "Weights:", "The backend is installed",
+                                      "Next:", "Downloaded")) else "ERROR"
 
 
 CLASSES = (RAGGesturePreferences,)

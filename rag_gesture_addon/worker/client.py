@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..core.paths import search_path
 from ..shared.motion_file import write_motion_npz
 from ..shared.protocol import events
 from ..shared.protocol.control import CancelRequest, PingRequest, ShutdownRequest
@@ -46,6 +47,20 @@ LOG_TAIL_CHARS = 4000
 
 class WorkerError(RuntimeError):
     """The worker cannot be started or written to; the message is one sentence."""
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """Where the worker runs the model, as its hello (or a later result) says."""
+
+    device: str
+    note: str
+    fallback: bool  # a GPU was asked for or visible, but the CPU runs: show `note`
+
+
+def device_of(fields: Mapping[str, Any]) -> DeviceState:
+    return DeviceState(str(fields.get("device") or "?"), str(fields.get("device_note") or ""),
+                       bool(fields.get("device_fallback")))
 
 
 @dataclass
@@ -86,24 +101,39 @@ def child_environment(extra: Mapping[str, str] | None = None,
         env["OMP_NUM_THREADS"] = str(int(threads))
         env["MKL_NUM_THREADS"] = str(int(threads))
     if backend_root:
-        old = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = backend_root + (os.pathsep + old if old else "")
+        env["PYTHONPATH"] = search_path(backend_root, env.get("PYTHONPATH"))
     env.update(extra or {})
     return env
 
 
-def describe_exit(returncode: int | None, log_tail: str, before_hello: bool) -> str:
-    """One sentence about a worker that stopped on its own."""
+# Windows reports a crash as an NTSTATUS exit code, not a signal.
+WINDOWS_CRASHES = {0xC0000005: "access violation", 0xC00000FD: "stack overflow",
+                   0xC0000409: "stack buffer overrun", 0xC0000017: "out of memory",
+                   0xC000012D: "out of memory (the page file is full)",
+                   0xC000013A: "stopped with Ctrl+C", 0xC0000135: "a DLL was not found",
+                   0xC000001D: "illegal instruction"}
+
+
+def how_it_ended(returncode: int | None) -> str:
+    """"was killed (SIGKILL)", "crashed (Windows status 0xC0000005: access violation)",
+    "exited with code 1" or "stopped answering"."""
     if returncode is None:
-        how = "stopped answering"
-    elif returncode < 0:
+        return "stopped answering"
+    if returncode < 0:  # POSIX: killed by a signal
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
             name = f"signal {-returncode}"
-        how = f"was killed ({name})"
-    else:
-        how = f"exited with code {returncode}"
+        return f"was killed ({name})"
+    if returncode >= 0xC0000000:  # Windows: an NTSTATUS error code
+        what = WINDOWS_CRASHES.get(returncode)
+        return f"crashed (Windows status 0x{returncode:08X}" + (f": {what})" if what else ")")
+    return f"exited with code {returncode}"
+
+
+def describe_exit(returncode: int | None, log_tail: str, before_hello: bool) -> str:
+    """One sentence about a worker that stopped on its own."""
+    how = how_it_ended(returncode)
     reason = last_error_line(log_tail)
     if before_hello:
         hint = ("check the backend Python interpreter in the add-on preferences "
@@ -141,6 +171,7 @@ class WorkerClient:
         self.config = WorkerConfig(python=python, args=list(args), env=dict(env or {}),
                                    backend_root=backend_root, threads=threads)
         self.hello: dict[str, Any] | None = None
+        self.device: DeviceState | None = None  # from the hello, updated by results
         self.returncode: int | None = None
         self.proc: subprocess.Popen | None = None
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -236,7 +267,9 @@ class WorkerClient:
         return events.hello_problem(self.hello)
 
     def stop(self, timeout: float = 3.0) -> None:
-        """``shutdown``, then end of input; terminate, then kill, if it does not exit."""
+        """``shutdown``, then end of input: the worker ends itself, on every platform, with
+        no signal. Only one that does not exit in time is terminated, then killed (on
+        Windows both are TerminateProcess)."""
         proc = self.proc
         self._stopping = True
         if proc is not None and proc.poll() is None:
@@ -362,7 +395,11 @@ class WorkerClient:
                 kind = event.get("type")
                 if kind == "hello":
                     self.hello = event
-                elif kind in ("result", "error") and event.get("id") is not None:
+                    self.device = device_of(event)
+                elif kind == "result" and isinstance(event.get("info"), dict) \
+                        and "device" in event["info"]:
+                    self.device = device_of(event["info"])  # may change at model loading
+                if kind in ("result", "error") and event.get("id") is not None:
                     with self._lock:
                         self._pending.discard(event["id"])
                 self._events.put(event)
@@ -434,6 +471,16 @@ def stop_worker(timeout: float = 3.0) -> None:
         w, _worker = _worker, None
         w.stop(timeout)
         _last_exit = ""
+
+
+def device_warning() -> str:
+    """The worker's sentence when it runs on the CPU instead of the GPU asked for (or one it
+    sees but cannot use), else ""."""
+    w = _worker
+    state = w.device if w is not None else None
+    if state is None or not state.fallback or not state.note:
+        return ""
+    return state.note.rstrip(".") + "."
 
 
 def worker_status() -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import re
 import subprocess
 import sys
 import threading
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..shared.motion_file import read_motion_npz
+from ..shared.protocol.download import DownloadUpdate
 from ..shared.protocol.events import CRASHED
 from ..shared.protocol.generate import GenerateRequest
 from ..shared.protocol.regenerate import RegenerateRequest
@@ -63,9 +66,26 @@ def error_sentence(event: Mapping[str, Any]) -> str:
     if code == "transcript_mismatch":
         message = message.rstrip(". ") + (", or tick 'Ignore transcript mismatch' in the "
                                            "Gesture panel")
-    elif code == "missing_weights" and "preferences" not in message:
-        message = message.rstrip(". ") + " (the weights folder is set in the add-on preferences)"
+    elif code == "missing_weights":
+        message = without_terminal(message)
+        if "preferences" not in message:
+            message = message.rstrip(". ") + " (the weights folder is set in the add-on " \
+                "preferences)"
     return sentence(message or f"the gesture backend reported an error ({code})")
+
+
+DOWNLOAD_HINT = "press Download Weights in the add-on preferences"
+_TERMINAL_ADVICE = re.compile(
+    r"[;,]?\s*(?:fetch them with|run|re-run) `rag-gesture download[^`]*`.*$")
+
+
+def without_terminal(message: str) -> str:
+    """The backend's advice to type `rag-gesture download` in a terminal, as what to press
+    in Blender instead (the add-on's animators never need a terminal)."""
+    cut = _TERMINAL_ADVICE.sub("", message)
+    if cut == message:
+        return message
+    return cut.rstrip(" .;,") + "; " + DOWNLOAD_HINT
 
 
 MotionDict = dict[str, Any]  # read_motion_npz: poses (N,55,3), trans, expressions, fps, ...
@@ -257,32 +277,42 @@ def request_cancel(slot: str | None = None) -> bool:
 class CommandJob:
     """Commands run one after another without a shell; output lines are collected.
 
-    Used for "Set up backend" (venv + pip) and "Check setup" (``rag-gesture doctor``).
+    Used for "Set up backend" (venv + pip), "Check setup" (``rag-gesture doctor``) and
+    "Download Weights" (`DownloadJob`). A reader thread per command only puts raw lines on a
+    queue; ``step()``, on the thread that drives the job (the modal operator's timer, i.e.
+    Blender's main thread), moves them into ``lines``, so the UI never reads a list another
+    thread is writing. `check_last=False` lets the last command fail without failing the
+    job (a check whose verdict is read from its output).
     """
 
     commands: list[list[str]]
     env: dict[str, str] | None = None
     cwd: str | None = None
     timeout: float = 3600.0
+    check_last: bool = True
     state: JobState = field(default_factory=lambda: JobState(stage="starting"))
     lines: list[str] = field(default_factory=list)
     returncode: int | None = None
     _index: int = -1
     _proc: subprocess.Popen | None = None
     _thread: threading.Thread | None = None
+    _queue: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _started: float = 0.0
 
     def step(self) -> JobState:
         if self.state.finished:
             return self.state
+        self._drain()
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None:
                 if self._thread is not None:
                     self._thread.join(5)
+                self._drain()
                 self.returncode = self._proc.returncode
-                if self.returncode != 0:
-                    return self._end(FAILED, f"'{shown(self.commands[self._index])}' failed "
-                                     f"with exit code {self.returncode}")
+                last = self._index == len(self.commands) - 1
+                if self.returncode != 0 and (self.check_last or not last):
+                    return self._end(FAILED, self.failure(self.commands[self._index],
+                                                          self.returncode))
             self._index += 1
             if self._index >= len(self.commands):
                 return self._end(DONE, "")
@@ -294,6 +324,31 @@ class CommandJob:
         self.state.fraction = max(0, self._index) / max(1, len(self.commands))
         return self.state
 
+    def failure(self, cmd: list[str], returncode: int) -> str:
+        """The sentence for a failed command: its own last "error:" line when it printed one
+        (pip's "ERROR: ...", the backend's "error: ..."), else the command and exit code."""
+        started = max((i for i, ln in enumerate(self.lines) if ln.startswith("$ ")), default=0)
+        said = [ln.split(":", 1)[1].strip() for ln in self.lines[started:]
+                if ln.lower().startswith("error:") and ln.split(":", 1)[1].strip()]
+        if said:
+            return said[-1]
+        return f"'{shown(cmd)}' failed with exit code {returncode}"
+
+    def on_line(self, line: str) -> bool:
+        """A subclass's look at each output line (main thread); True keeps it out of
+        ``lines`` (e.g. a progress update that is shown, not logged)."""
+        return False
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not self.on_line(line):
+                self.lines.append(line)
+        del self.lines[:-400]
+
     def run(self, poll: float = 0.1) -> JobState:
         """Run to the end, blocking (background mode and tests)."""
         while not self.step().finished:
@@ -302,13 +357,15 @@ class CommandJob:
 
     def cancel(self) -> JobState:
         if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
+            self._proc.kill()  # TerminateProcess on Windows: no POSIX signal needed
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(5)
+        self._drain()
         return self._end(CANCELLED, "cancelled")
 
     def _start(self, cmd: list[str]) -> None:
         self.lines.append("$ " + shown(cmd))
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
         self.state.status = RUNNING
         self.state.stage = shown(cmd)
         self._started = time.monotonic()
@@ -316,7 +373,8 @@ class CommandJob:
         env.pop("PYTHONHOME", None)
         try:
             self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, cwd=self.cwd, env=env)
+                                          stdin=subprocess.DEVNULL, cwd=self.cwd, env=env,
+                                          creationflags=flags)
         except OSError as exc:
             self._proc = None
             self._end(FAILED, f"'{cmd[0]}' cannot be run ({exc.strerror or exc})")
@@ -325,16 +383,56 @@ class CommandJob:
         self._thread.start()
 
     def _pump(self, proc: subprocess.Popen) -> None:
+        """Reader thread: raw lines onto the queue, nothing else."""
         assert proc.stdout is not None
         for raw in proc.stdout:
-            self.lines.append(raw.decode("utf-8", errors="replace").rstrip())
-            del self.lines[:-400]
+            self._queue.put(raw.decode("utf-8", errors="replace").rstrip())
 
     def _end(self, status: str, message: str) -> JobState:
         self.state.status = status
         self.state.message = sentence(message) if message else ""
         self.state.fraction = 1.0 if status == DONE else self.state.fraction
         return self.state
+
+
+class DownloadJob(CommandJob):
+    """"Download Weights": ``rag-gesture download --progress json`` (resumable: a cancel or
+    a lost connection keeps what arrived, and the next run goes on from there), then
+    ``rag-gesture doctor`` as the verdict (`check_last=False`: its findings are the result).
+    The progress lines become the job's stage ("312 MB of 1.2 GB (26%), 8.3 MB/s") and
+    fraction instead of log lines."""
+
+    def __init__(self, download: list[str], doctor: list[str], **kwargs: Any) -> None:
+        super().__init__([download, doctor], check_last=False, **kwargs)
+        self.update: DownloadUpdate | None = None
+
+    def on_line(self, line: str) -> bool:
+        update = DownloadUpdate.from_line(line)
+        if update is None:
+            return False
+        self.update = update
+        return True
+
+    def step(self) -> JobState:
+        state = super().step()
+        if not state.finished and self._index == 0 and self.update is not None:
+            state.stage = "downloading: " + self.update.describe()
+            state.fraction = self.update.fraction
+        elif not state.finished and self._index == 1:
+            state.stage = "checking the setup"
+            state.fraction = 1.0
+        return state
+
+    @property
+    def downloaded(self) -> bool:
+        """The download command itself ended well (the doctor may still have findings)."""
+        return self._index >= 1 and not (self.state.status == FAILED and self._index == 0)
+
+    @property
+    def doctor_lines(self) -> list[str]:
+        """The doctor's output (after its "$ " line)."""
+        marks = [i for i, ln in enumerate(self.lines) if ln.startswith("$ ")]
+        return self.lines[marks[1] + 1:] if len(marks) > 1 else []
 
 
 def shown(cmd: Sequence[str]) -> str:

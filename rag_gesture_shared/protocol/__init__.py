@@ -11,5 +11,7 @@ the same classes, so a field is added in one place and both sides agree by const
 * ``retrieval``: the `retrieval` object and its cues;
 * ``generate`` / ``regenerate`` / ``control`` (cancel, ping, shutdown): the requests;
 * ``requests``: `parse_request`, any request line -> its class;
-* ``events``: hello, progress, result, error, pong, bye, and the client's own exit event.
+* ``events``: hello, progress, result, error, pong, bye, and the client's own exit event;
+* ``download``: not a worker message: the progress lines `rag-gesture download --progress
+  json` prints, which the add-on's Download Weights button reads.
 """

@@ -36,9 +36,13 @@ def event(type_: str, **fields: Any) -> dict[str, Any]:
 
 
 def hello(version: str, torch_version: str, device: str, device_note: str, pid: int,
-          weights: str | None, results_dir: str) -> dict[str, Any]:
+          weights: str | None, results_dir: str, device_fallback: bool = False
+          ) -> dict[str, Any]:
+    """`device_fallback`: a GPU was asked for (or is visible) but the CPU runs; the add-on
+    then shows `device_note`, the sentence saying why."""
     return event("hello", protocol=PROTOCOL_VERSION, version=version, torch=torch_version,
-                 device=device, device_note=device_note, capabilities=list(CAPABILITIES),
+                 device=device, device_note=device_note, device_fallback=device_fallback,
+                 capabilities=list(CAPABILITIES),
                  lockable_parts=list(LOCKABLE_PARTS), pid=pid, weights=weights,
                  results_dir=results_dir)
 

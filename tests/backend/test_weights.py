@@ -1,33 +1,21 @@
-"""`rag-gesture download` / `download_weights` / `check_weights` against a local fake Hub.
-
-The fake Hub (http.server on 127.0.0.1, random port) answers just what huggingface_hub 2.4.0
-asks during `snapshot_download`:
-
-* `GET /api/models/<repo>/revision/<rev>` (repo_info): JSON with `id`, `sha`, `siblings`;
-* `GET /api/models/<repo>/tree/<sha>?recursive=True` (list_repo_tree): JSON entries with
-  `type`, `path`, `size`, `oid` (no `xetHash`, so the plain-HTTP path is taken);
-* `HEAD /<repo>/resolve/<sha>/<file>`: `X-Repo-Commit`, `ETag` (git blob sha1, or sha256
-  plus `X-Linked-Etag`/`X-Linked-Size` for "LFS" files), `Content-Length`;
-* `GET` of the same URL, honouring `Range: bytes=N-` with 206 + `Content-Range`.
-Errors carry `X-Error-Code` (RepoNotFound / RevisionNotFound / EntryNotFound) as the Hub does.
-"""
+"""`rag-gesture download` / `download_weights` / `check_weights` against a local fake Hub
+(tests/support/fake_hub.py): what lands where, resuming after a cut or a cancel (in the same
+run and in the next), damaged and stale partial files, progress reports, offline mode, and
+the one-sentence errors."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import socket
 import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
 from backend.cli import main
+from backend.downloads import Meter, RemoteFile, Report
 from backend.model.loading import load_official
+from backend.progress import Cancelled
 from backend.weights import (
     DEFAULT_RUN,
     HF_REPO,
@@ -36,213 +24,7 @@ from backend.weights import (
     download_weights,
     find_checkpoint,
 )
-from tests.support.parity_layout import build_official_layout, parity_dir
-from tests.support.speech_models import make_bert, make_wav2vec
-
-BERT = "bert-base-cased"
-WAV2VEC = "facebook/wav2vec2-base-960h"
-CKPT = f"diffusion/{DEFAULT_RUN}/epoch_64.pth"
-LFS_SUFFIXES = (".pth", ".bin", ".safetensors", ".npz", ".pkl", ".h5")
-
-
-# --------------------------------------------------------------------------------------------
-# the fake Hub
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    range: str | None
-
-
-@dataclass
-class FakeHub:
-    """Serves `repos` ({repo_id: {path: bytes}}); records every request it receives."""
-
-    repos: dict[str, dict[str, bytes]]
-    status: int | None = None  # answer every request with this HTTP status
-    drop_after: dict[str, int] = field(default_factory=dict)  # file -> bytes, then hang up (once)
-    down_after_drop: bool = False  # after the hang-up, answer 503 for that file until cleared
-    down: set[str] = field(default_factory=set)
-    requests: list[Seen] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.commits = {r: hashlib.sha1(r.encode()).hexdigest() for r in self.repos}
-        self.lock = threading.Lock()
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_HEAD(self) -> None:
-                hub.handle(self, head=True)
-
-            def do_GET(self) -> None:
-                hub.handle(self, head=False)
-
-            def finish(self) -> None:
-                try:
-                    super().finish()
-                except OSError:  # the socket was shut down on purpose
-                    pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeHub:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-    def gets(self, since: int = 0) -> list[str]:
-        """Repo files whose content was requested (GET on /resolve/)."""
-        return [s.path.split("/resolve/", 1)[1].split("/", 1)[1] for s in self.requests[since:]
-                if s.method == "GET" and "/resolve/" in s.path]
-
-    # ---- protocol
-
-    @staticmethod
-    def send(h: BaseHTTPRequestHandler, status: int, body: bytes = b"",
-             headers: dict[str, str] | None = None, head: bool = False) -> None:
-        h.send_response(status)
-        for k, v in (headers or {}).items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if not head:
-            h.wfile.write(body)
-
-    def error(self, h: BaseHTTPRequestHandler, status: int, code: str | None, head: bool,
-              extra: dict[str, str] | None = None) -> None:
-        headers = {"Content-Type": "application/json", **(extra or {})}
-        if code:
-            headers |= {"X-Error-Code": code, "X-Error-Message": code}
-        self.send(h, status, json.dumps({"error": code or "error"}).encode(), headers, head)
-
-    def split_repo(self, rest: str) -> tuple[str, str] | None:
-        for repo in self.repos:
-            if rest.startswith(repo + "/"):
-                return repo, rest[len(repo) + 1:]
-        return None
-
-    def handle(self, h: BaseHTTPRequestHandler, head: bool) -> None:
-        parts = urlsplit(h.path)
-        path = unquote(parts.path)
-        with self.lock:
-            self.requests.append(Seen(h.command, path, h.headers.get("Range")))
-        if self.status is not None:
-            return self.error(h, self.status, None, head)
-        if path.startswith("/api/models/"):
-            found = self.split_repo(path[len("/api/models/"):])
-            if found is None:
-                return self.error(h, 404, "RepoNotFound", head)
-            repo, tail = found
-            kind, _, rest = tail.partition("/")
-            rev, _, sub = rest.partition("/")
-            if rev not in ("main", self.commits[repo]):
-                return self.error(h, 404, "RevisionNotFound", head)
-            if kind == "revision":
-                return self.repo_info(h, repo, head)
-            if kind == "tree":
-                recursive = parse_qs(parts.query).get("recursive", [""])[0].lower() == "true"
-                return self.tree(h, repo, sub, recursive, head)
-            return self.error(h, 404, None, head)
-        if "/resolve/" in path:
-            repo, _, rest = path[1:].partition("/resolve/")
-            rev, _, filename = rest.partition("/")
-            if repo not in self.repos:
-                return self.error(h, 404, "RepoNotFound", head)
-            if rev not in ("main", self.commits[repo]):
-                return self.error(h, 404, "RevisionNotFound", head)
-            if filename not in self.repos[repo]:
-                return self.error(h, 404, "EntryNotFound", head,
-                                  {"X-Repo-Commit": self.commits[repo]})
-            return self.file(h, repo, filename, head)
-        return self.error(h, 404, None, head)
-
-    def repo_info(self, h: BaseHTTPRequestHandler, repo: str, head: bool) -> None:
-        info = {"id": repo, "modelId": repo, "sha": self.commits[repo], "private": False,
-                "lastModified": "2025-01-01T00:00:00.000Z",
-                "siblings": [{"rfilename": p} for p in sorted(self.repos[repo])]}
-        self.send(h, 200, json.dumps(info).encode(), {"Content-Type": "application/json"}, head)
-
-    def tree(self, h: BaseHTTPRequestHandler, repo: str, sub: str, recursive: bool,
-             head: bool) -> None:
-        prefix = sub.rstrip("/") + "/" if sub else ""
-        entries, folders = [], set()
-        for p, data in sorted(self.repos[repo].items()):
-            if not p.startswith(prefix):
-                continue
-            rel = p[len(prefix):].split("/")
-            for i in range(1, len(rel)):
-                folders.add(prefix + "/".join(rel[:i]))
-            if recursive or len(rel) == 1:
-                entry = {"type": "file", "path": p, "size": len(data), "oid": git_oid(data)}
-                if p.endswith(LFS_SUFFIXES):
-                    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data),
-                                    "pointerSize": 134}
-                entries.append(entry)
-        entries += [{"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest()}
-                    for f in sorted(folders) if recursive or "/" not in f[len(prefix):]]
-        self.send(h, 200, json.dumps(entries).encode(), {"Content-Type": "application/json"},
-                  head)
-
-    def file(self, h: BaseHTTPRequestHandler, repo: str, filename: str, head: bool) -> None:
-        data = self.repos[repo][filename]
-        headers = {"X-Repo-Commit": self.commits[repo], "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream", "ETag": f'"{git_oid(data)}"'}
-        if filename.endswith(LFS_SUFFIXES):
-            sha = hashlib.sha256(data).hexdigest()
-            headers |= {"ETag": f'"{sha}"', "X-Linked-Etag": f'"{sha}"',
-                        "X-Linked-Size": str(len(data))}
-        if head:
-            return self.send(h, 200, data, headers, head=True)
-        with self.lock:
-            if filename in self.down:
-                return self.error(h, 503, None, head)
-            drop = self.drop_after.pop(filename, None)
-            if drop is not None and self.down_after_drop:
-                self.down.add(filename)
-        start, status = 0, 200
-        rng = h.headers.get("Range")
-        if rng and rng.startswith("bytes=") and rng.endswith("-"):
-            start, status = int(rng[len("bytes="):-1]), 206
-            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-        if drop is None:
-            return self.send(h, status, data[start:], headers)
-        h.send_response(status)  # promise the whole body, send part of it, hang up
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(data) - start))
-        h.end_headers()
-        h.wfile.write(data[start:start + drop])
-        h.wfile.flush()
-        h.close_connection = True
-        h.connection.shutdown(socket.SHUT_RDWR)
-
-
-def git_oid(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def folder_files(folder: Path, prefix: str = "") -> dict[str, bytes]:
-    return {prefix + p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
+from tests.support.fake_hub import BERT, CKPT, WAV2VEC, FakeHub, release_repos
 
 # --------------------------------------------------------------------------------------------
 # fixtures
@@ -250,20 +32,8 @@ def folder_files(folder: Path, prefix: str = "") -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def repos(tmp_path_factory) -> dict[str, dict[str, bytes]]:
-    """The three repos as the Hub holds them, built from the small parity model."""
-    root = tmp_path_factory.mktemp("release")
-    ckpt = build_official_layout(parity_dir(), root)
-    run = ckpt.parent.rename(ckpt.parent.with_name(DEFAULT_RUN))
-    (run / ckpt.name).rename(run / "epoch_64.pth")
-    weights = folder_files(root / "experiments")
-    weights |= {"README.md": b"# RAG-Gesture weights\n",
-                "assets_deps/smplx_models/smplx/SMPLX_NEUTRAL_2020.npz": bytes(range(256)) * 64,
-                "assets_deps/smplx_models/README.txt": b"SMPL-X placeholder\n"}
-    bert = folder_files(make_bert(tmp_path_factory.mktemp("bert"), layers=1))
-    bert |= {"pytorch_model.bin": b"not wanted: safetensors exist", "tf_model.h5": b"tf",
-             "coreml/fill-mask/float32_model.mlpackage/Manifest.json": b"{}", "README.md": b"#"}
-    wav2vec = folder_files(make_wav2vec(tmp_path_factory.mktemp("wav2vec")))
-    return {HF_REPO: weights, BERT: bert, WAV2VEC: wav2vec}
+    return release_repos(tmp_path_factory.mktemp("release"), tmp_path_factory.mktemp("bert"),
+                         tmp_path_factory.mktemp("wav2vec"))
 
 
 @pytest.fixture(autouse=True)
@@ -406,12 +176,21 @@ def test_interrupted_download_resumes_on_the_second_call(hub, repos, tmp_path):
     done = {p for p in repos[HF_REPO] if (root / "experiments" / p).is_file()}
     assert done  # the files finished before the cut stay
 
+    partial = list((root / "experiments" / CKPT).parent.glob("epoch_64.pth.*.part"))
+    assert len(partial) == 1 and 0 < partial[0].stat().st_size <= 300_000  # kept
+    kept = partial[0].stat().st_size
+
     hub.down.clear()  # the network is back
     before = len(hub.requests)
     download_weights(root, include_speech_models=False, progress=False)
     fetched = hub.gets(before)
     assert CKPT in fetched
     assert not done & set(fetched)  # nothing finished is fetched twice
+    # the cut-off file goes on from the bytes kept, not from its beginning
+    again = [s.range for s in hub.requests[before:] if s.method == "GET"
+             and s.path.endswith(CKPT)]
+    assert again == [f"bytes={kept}-"]
+    assert not partial[0].exists()  # renamed into place once whole and verified
     assert_identical(root, repos)
     assert load_official(find_checkpoint(root)).checkpoint.name == "epoch_64.pth"
 
@@ -530,3 +309,114 @@ def test_cli_download_failure_exits_1_with_the_sentence(hub, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: Downloading the RAG-Gesture weights")
     assert "re-run `rag-gesture download --weights" in err[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# resuming, verifying, cancelling, progress (backend.downloads)
+
+
+def test_cancel_keeps_the_partial_file_and_the_next_run_resumes_it(hub, repos, tmp_path):
+    hub.delay = 0.01  # ~6 MB/s: the checkpoint takes a while
+    root = tmp_path / "w"
+    seen: list[Report] = []
+    stop = threading.Event()
+
+    def report(r: Report) -> None:
+        seen.append(r)
+        if r.file == CKPT and r.done > 0 and any(s.file == CKPT for s in seen[:-1]):
+            stop.set()  # cancel once the checkpoint is on its way
+
+    with pytest.raises(Cancelled):
+        download_weights(root, include_speech_models=False, progress=report,
+                         should_stop=stop.is_set)
+    part = next((root / "experiments" / CKPT).parent.glob("epoch_64.pth.*.part"))
+    kept = part.stat().st_size
+    assert 0 < kept < len(repos[HF_REPO][CKPT])
+    assert not (root / "experiments" / CKPT).exists()
+
+    hub.delay = 0.0
+    before = len(hub.requests)
+    download_weights(root, include_speech_models=False, progress=False)
+    assert [s.range for s in hub.requests[before:] if s.method == "GET"
+            and s.path.endswith(CKPT)] == [f"bytes={kept}-"]
+    assert_identical(root, repos)
+
+
+def test_progress_reports_bytes_speed_and_files(hub, repos, tmp_path, hf_env):
+    seen: list[Report] = []
+    download_weights(tmp_path / "w", progress=seen.append)
+    total = sum(len(d) for p, d in repos[HF_REPO].items() if p.split("/")[0] in
+                ("vae", "diffusion", "assets_deps"))
+    total += sum(len(d) for p, d in repos[BERT].items() if p in (
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "vocab.txt"))
+    total += sum(len((hf_env / f"models--{WAV2VEC.replace('/', '--')}" / "blobs" / b.name)
+                     .read_bytes()) for b in (hf_env / f"models--{WAV2VEC.replace('/', '--')}"
+                                               / "blobs").iterdir())
+    assert {r.total for r in seen} == {total}
+    done = [r.done for r in seen]
+    assert done == sorted(done) and done[0] == 0 and done[-1] == total
+    assert seen[-1].files_done == seen[-1].files and seen[-1].file == ""
+    assert CKPT in {r.file for r in seen} and all(r.speed >= 0 for r in seen)
+    assert seen[-1].fraction == 1.0
+
+
+def test_a_damaged_partial_file_is_deleted_and_fetched_again(hub, repos, tmp_path):
+    root = tmp_path / "w"
+    download_weights(root, include_speech_models=False, progress=False)
+    data = repos[HF_REPO][CKPT]
+    ckpt = root / "experiments" / CKPT
+    ckpt.unlink()
+    import hashlib
+
+    part = ckpt.with_name(f"epoch_64.pth.{hashlib.sha256(data).hexdigest()[:12]}.part")
+    part.write_bytes(b"\0" * 1000)  # wrong bytes where a kept prefix would be
+    with pytest.raises(WeightsError, match="arrived damaged") as info:
+        download_weights(root, include_speech_models=False, progress=False)
+    assert "\n" not in str(info.value) and not part.exists()
+    download_weights(root, include_speech_models=False, progress=False)  # from byte 0 now
+    assert ckpt.read_bytes() == data
+
+
+def test_a_server_that_ignores_range_still_gives_the_whole_file(hub, repos, tmp_path):
+    hub.drop_after[CKPT] = 300_000
+    hub.ignore_range = True
+    root = tmp_path / "w"
+    download_weights(root, include_speech_models=False, progress=False)
+    assert (root / "experiments" / CKPT).read_bytes() == repos[HF_REPO][CKPT]
+
+
+def test_partial_files_of_another_version_are_removed(hub, repos, tmp_path):
+    root = tmp_path / "w"
+    old = root / "experiments" / (CKPT + ".0123456789ab.part")
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"an older release")
+    download_weights(root, include_speech_models=False, progress=False)
+    assert not old.exists()
+    assert (root / "experiments" / CKPT).read_bytes() == repos[HF_REPO][CKPT]
+
+
+def test_meter_speed_is_over_the_last_seconds(tmp_path):
+    now = [0.0]
+    files = [RemoteFile("r", "a.bin", "u", 10_000_000, "", tmp_path / "a.bin")]
+    reports: list[Report] = []
+    meter = Meter(files, reports.append, every=0.0, window=3.0, clock=lambda: now[0])
+    for _ in range(10):  # 1 MB per second for 10 s
+        now[0] += 1.0
+        meter.add(1_000_000)
+    assert meter.speed == pytest.approx(1_000_000)
+    now[0] += 1.0
+    meter.add(4_000_000)  # a burst: the last 3 s average 2 MB/s
+    assert meter.speed == pytest.approx((1_000_000 * 2 + 4_000_000) / 3)
+    assert (reports[-1].done, reports[-1].total) == (14_000_000, 10_000_000)
+
+
+def test_cli_download_json_progress_lines(hub, tmp_path, capsys):
+    root = tmp_path / "w"
+    assert main(["download", "--weights", str(root), "--no-speech-models",
+                 "--progress", "json"]) == 0
+    lines = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()
+             if ln.startswith("{")]
+    assert lines and all(ln["type"] == "download" for ln in lines)
+    assert {"done", "total", "speed", "file", "files_done", "files"} <= set(lines[0])
+    assert lines[-1]["done"] == lines[-1]["total"] > 0

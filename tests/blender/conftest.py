@@ -1,4 +1,5 @@
-"""Headless Blender test session (PyPI ``bpy`` wheel: 5.0.1 in .venv, 4.2.x in .venv-bpy42).
+"""Headless Blender test session (PyPI ``bpy`` wheels: 5.0.1 in .venv, 4.2.x in .venv-bpy42,
+4.5.x in .venv-bpy45, 5.3.0 in the Python 3.13 venv; see scripts/setup_blender_tests.sh).
 
 Run each Blender version in its own process (bpy can be imported only once per process, and
 the parent ``tests/conftest.py`` imports torch, which .venv-bpy42 does not have)::

@@ -139,3 +139,40 @@ def test_zip_installs_and_enables(built_zip):
     # the installed add-on imports its own copy of the shared package, from the zip
     expected_shared = os.path.join(repo_dir, "rag_gesture", "shared", "skeleton.py")
     assert os.path.realpath(got["shared"]) == os.path.realpath(expected_shared)
+
+
+# Mutations of the real manifest: (text to replace, replacement). Each one is refused by
+# Blender's blender_ext.py; the build script's own checks (used without bpy) must agree.
+BAD_MANIFESTS = [
+    ('tagline = "Co-speech body, hand and face motion from audio and text"',
+     'tagline = "Ends with punctuation."'),
+    ('tagline = "Co-speech body, hand and face motion from audio and text"',
+     'tagline = "' + "x" * 65 + '"'),
+    ('id = "rag_gesture"', 'id = "rag-gesture"'),
+    ('id = "rag_gesture"', 'id = "_rag_gesture"'),
+    ('id = "rag_gesture"', 'id = "rag__gesture"'),
+    ('type = "add-on"', 'type = "addon"'),
+    ('blender_version_min = "4.2.0"', 'blender_version_min = "4.2"'),
+    ('license = ["SPDX:GPL-3.0-or-later"]', 'license = []'),
+    ('version = "0.1.0"', 'version = "one"'),
+    ('[permissions]', '[permissions]\ntelepathy = "Reads minds"'),
+    ('network = "Install PyTorch with pip and download the model weights"',
+     'network = "Install PyTorch with pip."'),
+    ('maintainer = "RAG-Gesture for Blender developers"\n', ''),
+]
+
+
+@pytest.mark.parametrize("old, new", BAD_MANIFESTS)
+def test_the_build_scripts_own_checks_refuse_what_blender_refuses(repo_root, tmp_path, old,
+                                                                  new):
+    import tomllib
+
+    build_extension = load_build_script(repo_root)
+    text = (repo_root / "blender_manifest.toml").read_text()
+    assert build_extension.manifest_problems(tomllib.loads(text)) == []  # as the tool says
+    bad = text.replace(old, new)
+    assert bad != text
+    (tmp_path / "blender_manifest.toml").write_text(bad)
+    (tmp_path / "__init__.py").write_text("")
+    assert run_ext_tool("validate", str(tmp_path)).returncode != 0, new
+    assert build_extension.manifest_problems(tomllib.loads(bad)), new

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from rag_gesture_shared.atomic_file import AtomicGroup, atomic_write
+from rag_gesture_shared import atomic_file
+from rag_gesture_shared.atomic_file import AtomicGroup, atomic_write, place_finished
 from tests.support.faults import disk_full, folder_files
 
 
@@ -102,3 +103,21 @@ def test_a_failed_member_is_never_renamed_even_if_the_caller_goes_on(tmp_path):
             raise RuntimeError
     assert path.read_text() == "old"
     assert folder_files(tmp_path) == {"a.txt"}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_a_finished_file_is_placed_with_the_replaced_files_permissions(tmp_path, monkeypatch):
+    # a resumable download's partial file: kept across failures, then placed
+    target, part = tmp_path / "model.pth", tmp_path / "model.pth.abc.part"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    part.write_bytes(b"new bytes")
+    synced = []
+    monkeypatch.setattr(atomic_file.os, "fsync", lambda fd: synced.append(fd))
+    place_finished(part, target)
+    assert target.read_bytes() == b"new bytes" and not part.exists()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert len(synced) == 2  # the file, then its folder
+    with pytest.raises(FileNotFoundError):  # nothing to place: the target stays
+        place_finished(part, target)
+    assert target.read_bytes() == b"new bytes"

@@ -8,6 +8,7 @@ fast. The worker layer imports no bpy, so this runs in any Python.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -280,3 +281,86 @@ def test_doctor_findings_in_plain_words():
         "/venv/python", "-m", "backend.cli", "doctor", "--device", "cpu", "--bert", "/b"]
     assert setup.doctor_findings(["ModuleNotFoundError: No module named 'backend'"], 1) == [
         "The backend is not installed in this interpreter: press Set up backend."]
+
+
+def test_command_output_reaches_lines_only_when_the_job_steps():
+    """The reader thread only queues lines; the UI's list changes on the driving thread."""
+    job = jobs.CommandJob([[sys.executable, "-c", "print('a'); print('b')"]])
+    job.step()  # starts the command
+    job._thread.join(30)  # everything is read and queued by now
+    assert job.lines == ["$ " + jobs.shown(job.commands[0])]
+    job.run()
+    assert job.lines[1:] == ["a", "b"]
+
+
+def test_a_failed_command_says_its_own_error_line():
+    job = jobs.CommandJob([[sys.executable, "-c",
+                            "import sys; print('Collecting torch'); "
+                            "print('ERROR: No matching distribution found for torch==9.9'); "
+                            "sys.exit(1)"]])
+    assert job.run().message == "No matching distribution found for torch==9.9."
+    lenient = jobs.CommandJob([[sys.executable, "-c", "print('x')"],
+                               [sys.executable, "-c", "import sys; sys.exit(1)"]],
+                              check_last=False)
+    assert lenient.run().status == "done" and lenient.returncode == 1
+
+
+def test_terminal_advice_becomes_the_button_to_press():
+    msg = ("No RAG-Gesture weights found (looked in /w, /home/a/.cache/rag-gesture); fetch "
+           "them with `rag-gesture download --weights /w`, or by hand with `hf download x` "
+           "and pass `--weights DIR` or set RAG_GESTURE_HOME=DIR.")
+    assert jobs.without_terminal(msg) == (
+        "No RAG-Gesture weights found (looked in /w, /home/a/.cache/rag-gesture); press "
+        "Download Weights in the add-on preferences")
+    assert jobs.error_sentence({"code": "missing_weights", "message": msg}).endswith(
+        "press Download Weights in the add-on preferences.")
+    problem = ("the speech model bert-base-cased is missing from the Hugging Face cache /c "
+               "(its config.json is not there); run `rag-gesture download`")
+    assert setup.doctor_findings([f"  problem: {problem}"], 1) == [
+        "The speech model bert-base-cased is missing from the Hugging Face cache /c (its "
+        "config.json is not there); press Download Weights in the add-on preferences."]
+    assert jobs.without_terminal("the file is broken") == "the file is broken"
+
+
+def test_download_command():
+    assert setup.download_command("/v/bin/python") == [
+        "/v/bin/python", "-m", "backend.cli", "download", "--progress", "json"]
+    assert setup.download_command("/v/bin/python", "/w e i")[-2:] == ["--weights", "/w e i"]
+
+
+def test_windows_crash_codes_read_as_sentences():
+    assert client_mod.how_it_ended(3221225477) == \
+        "crashed (Windows status 0xC0000005: access violation)"
+    assert client_mod.how_it_ended(0xC0000017) == \
+        "crashed (Windows status 0xC0000017: out of memory)"
+    assert client_mod.how_it_ended(0xC0000999) == "crashed (Windows status 0xC0000999)"
+    assert client_mod.how_it_ended(1) == "exited with code 1"
+    s = client_mod.describe_exit(0xC0000005, "", before_hello=False)
+    assert s.startswith("The gesture backend stopped unexpectedly: it crashed (Windows status "
+                        "0xC0000005: access violation); ")
+
+
+def test_a_real_worker_starts_and_stops_without_signals(monkeypatch, tmp_path):
+    """Start, hello, ping, stop: the worker ends on `shutdown` and end of input; terminate
+    and kill (signals on POSIX) are never needed."""
+    from tests.support.paths import REPO_ROOT
+
+    def forbidden(self):
+        raise AssertionError("stop() needed a signal")
+
+    w = client_mod.WorkerClient(sys.executable, ["--device", "cpu", "--weights",
+                                                 str(tmp_path / "none")],
+                                backend_root=str(REPO_ROOT), threads=1)
+    try:
+        hello = w.wait_hello(120)
+        assert hello["device"] == "cpu" and hello["device_fallback"] is False
+        assert w.device == client_mod.DeviceState("cpu", "CPU (as requested)", False)
+        w.ping()
+        monkeypatch.setattr(subprocess.Popen, "terminate", forbidden)
+        monkeypatch.setattr(subprocess.Popen, "kill", forbidden)
+        w.stop(timeout=60)
+        assert w.proc.returncode == 0 and not w.alive
+        assert [e["type"] for e in w.poll()][-2:] == ["bye", "exit"]
+    finally:
+        monkeypatch.undo()
+        w.kill()

@@ -386,7 +386,8 @@ def test_text_strips_per_version(compat) -> None:
     se = scene.sequence_editor_create()
     strip = compat.new_text_strip(se, "w1", "hello", channel=2, frame_start=10, length=15)
     assert strip.text == "hello"
-    assert (strip.frame_final_start, strip.frame_final_end) == (10, 25)
+    assert (compat.strip_left(strip), compat.strip_right(strip)) == (10, 25)
+    assert compat.content_start(strip) == 10.0
     assert [s.name for s in compat.strips(scene)] == ["w1"]
     assert [s.name for s in compat.strips_all(scene)] == ["w1"]
 
@@ -414,6 +415,17 @@ def test_sound_strips_or_the_documented_4_2_limitation(compat, tmp_path: Path) -
     assert compat.has_audio()
     strip = compat.new_sound_strip(se, "voice", str(wav), channel=1, frame_start=5)
     fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
-    assert strip.frame_final_start == 5
-    assert strip.frame_final_end == 5 + round(2.0 * fps)
+    assert compat.strip_left(strip) == 5
+    assert compat.strip_right(strip) == 5 + round(2.0 * fps)
+    compat.set_left_handle_offset(strip, 6)  # trimmed: the content stays where it was
+    assert (compat.strip_left(strip), compat.content_start(strip)) == (11, 5.0)
     assert strip in list(compat.strips(bpy.context.scene))
+
+
+def test_strip_timing_uses_the_names_of_this_version(compat) -> None:
+    """Blender 5.x renamed the strip timing properties (5.0 has only the old names, 5.3 warns
+    on them: removed in 6.0); compat reads the RNA to know which ones to use."""
+    if bpy.app.version < (5, 1, 0):
+        assert compat.HANDLE_NAMES is False
+    elif bpy.app.version >= (5, 3, 0):
+        assert compat.HANDLE_NAMES is True

@@ -79,7 +79,7 @@ def test_sound_strip_timing(tl, compat, tmp_path):
     scene.render.fps, scene.render.fps_base = 24, 1.0
     wav = write_wav(tmp_path / "dialogue.wav", seconds=2.0)
     strip = sound_strip(compat, wav, frame=11)
-    strip.frame_offset_start = 12  # trimmed: the visible part starts 0.5 s into the audio
+    compat.set_left_handle_offset(strip, 12)  # trimmed: the visible part starts 0.5 s in
     info = tl.read_audio(scene, scene.rag_gesture)
     assert info.path == str(wav) and not info.temporary
     assert info.name == "line" and info.strip_name == "line"

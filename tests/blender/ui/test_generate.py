@@ -567,7 +567,9 @@ def test_missing_weights_message(mods, assets, prefs):
     before = scene_fingerprint(obj)
     with pytest.raises(RuntimeError, match="No RAG-Gesture weights found") as err:
         bpy.ops.rag_gesture.generate()
-    assert "rag-gesture download" in str(err.value)
+    # what to press, not what to type in a terminal
+    assert "press Download Weights in the add-on preferences" in str(err.value)
+    assert "rag-gesture download" not in str(err.value) and "`" not in str(err.value)
     assert scene_fingerprint(obj) == before
 
 
@@ -653,3 +655,21 @@ def test_generate_and_regenerate_on_a_mixamo_rig(mods, assets, addon_module):
         changed += not np.array_equal(new[~outside], old[~outside])
     assert changed > 50
     assert after[chan][2, 1] == np.float32(0.4)
+
+
+def test_cuda_without_a_gpu_says_so_in_the_panel(mods, prefs, addon_module):
+    """Device: CUDA on a machine without one runs on the CPU, and the panel shows the
+    backend's sentence saying so (not only the worker log)."""
+    from tests.support.recording_layout import RecordingLayout
+
+    client = mods["client"]
+    prefs.device = "CUDA"
+    assert bpy.ops.rag_gesture.worker_start() == {"FINISHED"}
+    client.current_worker().wait_hello(TIMEOUT)
+    assert client.device_warning() == \
+        "CPU: CUDA was requested but this torch build sees no CUDA GPU."
+    log: list = []
+    addon_module("ui.panels").device_warning(RecordingLayout(log))
+    assert log and log[0][2] == "ERROR"
+    assert " ".join(e[1] for e in log) == client.device_warning()
+    client.stop_worker()
